@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { constantTimeEqual } from "./constant-time-equal.js";
+
+describe("constantTimeEqual", () => {
+  it("tells equal from different strings", () => {
+    expect(constantTimeEqual("abc", "abc")).toBe(true);
+    expect(constantTimeEqual("", "")).toBe(true);
+    expect(constantTimeEqual("abc", "abd")).toBe(false);
+    expect(constantTimeEqual("xbc", "abc")).toBe(false);
+    expect(constantTimeEqual("ab", "abc")).toBe(false);
+    expect(constantTimeEqual("abc", "ab")).toBe(false);
+    expect(constantTimeEqual("abcabc", "abc")).toBe(false); // wrap-around is not a match
+    expect(constantTimeEqual("", "abc")).toBe(false);
+    expect(constantTimeEqual("abc", "")).toBe(false);
+    expect(constantTimeEqual("é", "e")).toBe(false);
+    expect(constantTimeEqual("token-ü", "token-ü")).toBe(true);
+  });
+});
+
+/** A flat (non-rope) string, so both inputs have the same representation. */
+function flat(chars: string[]): string {
+  return chars.join("");
+}
+
+/**
+ * Median time of batches of `compare(input, secret)` for each input,
+ * measured interleaved (alternating order each round) so machine noise hits
+ * both alike. Returns the median batch time per input, in nanoseconds.
+ */
+function medianBatchTimes(
+  compare: (a: string, b: string) => boolean,
+  inputs: readonly (readonly [string, string])[],
+  rounds = 120,
+  batch = 1000,
+): number[] {
+  const times = inputs.map(() => [] as number[]);
+  let sink = 0;
+  for (let i = 0; i < batch * 5; i++) {
+    for (const [a, b] of inputs) sink += compare(a, b) ? 1 : 0;
+  }
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? inputs.keys() : [...inputs.keys()].reverse();
+    for (const k of order) {
+      const [a, b] = inputs[k]!;
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < batch; i++) sink += compare(a, b) ? 1 : 0;
+      times[k]!.push(Number(process.hrtime.bigint() - start));
+    }
+  }
+  expect(sink).toBe(0); // all inputs differ; also keeps the loops from being optimised away
+  return times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!);
+}
+
+function naiveEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) return false;
+  return true;
+}
+
+describe("constantTimeEqual timing", () => {
+  const length = 256;
+  const secretChars = Array.from({ length }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26)));
+  const secret = flat(secretChars);
+  const differAt = (index: number) => flat(secretChars.map((c, i) => (i === index ? "#" : c)));
+  const early = differAt(0);
+  const late = differAt(length - 1);
+
+  it("does not depend on the position of the first differing character", () => {
+    const [earlyTime, lateTime] = medianBatchTimes(constantTimeEqual, [
+      [early, secret],
+      [late, secret],
+    ]);
+    const ratio = lateTime! / earlyTime!;
+    expect(ratio).toBeGreaterThan(0.7);
+    expect(ratio).toBeLessThan(1.4);
+  });
+
+  it("does not depend on the length of the secret", () => {
+    const shortSecret = flat(secretChars.slice(0, 32));
+    const [shortTime, longTime] = medianBatchTimes(constantTimeEqual, [
+      [late, shortSecret],
+      [late, secret],
+    ]);
+    const ratio = longTime! / shortTime!;
+    expect(ratio).toBeGreaterThan(0.7);
+    expect(ratio).toBeLessThan(1.4);
+  });
+
+  it("flags an early-exit comparison with the same measurement (the method is sensitive)", () => {
+    const [earlyTime, lateTime] = medianBatchTimes(naiveEqual, [
+      [early, secret],
+      [late, secret],
+    ]);
+    expect(lateTime! / earlyTime!).toBeGreaterThan(3);
+  });
+});
