@@ -6,7 +6,7 @@
 //   node scripts/run.mjs test   build, typecheck, lint, test, package checks
 //   node scripts/run.mjs demo   build and start the demo host with its plugins
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
