@@ -31,6 +31,11 @@ export {
 } from "./constants.js";
 // capability.logger.v1
 export * from "./gen/capability/logger/v1/logger_pb.js";
+// capability.store.v1 (a cpg capability) shares message names with other
+// packages, so it lives in its own namespace.
+export * as storeV1 from "./gen/capability/store/v1/store_pb.js";
+// cpg.admin.v1: the host's operator API.
+export * as adminV1 from "./gen/cpg/admin/v1/admin_pb.js";
 export * as grpcHealthV1 from "./gen/grpc/health/v1/health_pb.js";
 export * from "./gen/plugin/v1/broker_pb.js";
 

@@ -291,6 +291,8 @@ describe("wire contract with connect-plugin-go", () => {
     const files = new Set([...svcs.values()].map((s) => s.file.name));
     expect([...files].sort()).toEqual([
       "capability/logger/v1/logger",
+      "capability/store/v1/store",
+      "cpg/admin/v1/admin",
       "grpc/health/v1/health",
       "plugin/v1/broker",
       "plugin/v1/handshake",
