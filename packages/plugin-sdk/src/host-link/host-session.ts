@@ -1,0 +1,259 @@
+import { randomBytes } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
+import {
+  AUTHORIZATION_HEADER,
+  bearer,
+  CLIENT_VERSION_METADATA_KEY,
+  CORE_PROTOCOL_VERSION,
+  HandshakeRequestSchema,
+  type HandshakeResponse,
+  HandshakeService,
+  RUNTIME_ID_HEADER,
+} from "@cpg/protocol";
+import { createEventStream, type EventStream } from "../events/event-stream.js";
+import type { Logger } from "../logging/logger.js";
+import { PluginError } from "../plugin-error.js";
+
+/**
+ * The runtime identity a plugin holds on a host.
+ */
+export interface RuntimeCredentials {
+  /** Runtime id assigned by the host. */
+  readonly runtimeId: string;
+  /** Bearer token proving it. */
+  readonly token: string;
+  /** Expiry, Unix milliseconds; 0 when the host did not say (Go hosts). */
+  readonly expiresAt: number;
+  /** Base URL of the host. */
+  readonly hostUrl: string;
+}
+
+/**
+ * Options of {@link createHostSession}.
+ * @private
+ */
+export interface HostSessionOptions {
+  readonly hostUrl: string;
+  /** Creates a transport to the host with the given interceptors. */
+  readonly createTransport: (interceptors: Interceptor[]) => Transport;
+  readonly selfId: string;
+  readonly selfVersion: string;
+  readonly appProtocolVersions: readonly number[];
+  readonly magicCookie: { readonly key: string; readonly value: string };
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Fraction of a token's lifetime after which it is refreshed. */
+  readonly refreshAfter: number;
+  readonly sdkVersion: string;
+  /** Services the plugin needs, sent in the handshake (cpg extension). */
+  readonly requires: ReadonlyArray<{
+    type: string;
+    minVersion: string;
+    requiredForStartup: boolean;
+    watchForChanges: boolean;
+  }>;
+}
+
+/**
+ * A plugin's authenticated link to its host: the handshake, the runtime
+ * identity, its refresh before expiry, and recovery by a new handshake when
+ * the host answers `unauthenticated`.
+ * @private
+ */
+export interface HostSession {
+  /** Current identity, or `undefined` before joining. */
+  readonly credentials: RuntimeCredentials | undefined;
+  /** The last handshake response. */
+  readonly handshakeResponse: HandshakeResponse | undefined;
+  /** Interceptor that authenticates a call as this runtime (and recovers once from `unauthenticated`). */
+  readonly authenticate: Interceptor;
+  /** Whether the host is a cpg host (it answered with cpg handshake extensions). */
+  readonly cpgHost: boolean;
+  /** Transport to the host that authenticates every call as this runtime. */
+  readonly transport: Transport;
+  /** Handshakes for a new identity. */
+  connect(): Promise<RuntimeCredentials>;
+  /** Uses an identity handed over by the host (managed model). */
+  adopt(credentials: RuntimeCredentials): void;
+  /** Rotates the token of the current identity (same runtime id). */
+  refresh(): Promise<RuntimeCredentials>;
+  /** Identity changes: new identity, refreshed token, or recovery. */
+  readonly changes: EventStream<{
+    current: RuntimeCredentials;
+    previous: RuntimeCredentials | undefined;
+  }>;
+  /** Stops the refresh timer. */
+  close(): void;
+}
+
+/**
+ * Creates a {@link HostSession}.
+ * @private
+ */
+export function createHostSession(options: HostSessionOptions): HostSession {
+  let credentials: RuntimeCredentials | undefined;
+  let lastResponse: HandshakeResponse | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let recovering: Promise<RuntimeCredentials> | undefined;
+  let closed = false;
+  const changes = createEventStream<{
+    current: RuntimeCredentials;
+    previous: RuntimeCredentials | undefined;
+  }>((error) => options.logger.error("identity listener failed", { error }));
+  const handshakeClient = createClient(HandshakeService, options.createTransport([]));
+
+  const set = (next: RuntimeCredentials) => {
+    const previous = credentials;
+    credentials = next;
+    schedule();
+    changes.emit({ current: next, previous });
+  };
+
+  const schedule = () => {
+    clearTimeout(refreshTimer);
+    refreshTimer = undefined;
+    if (closed || credentials === undefined || credentials.expiresAt === 0) return;
+    const remaining = credentials.expiresAt - options.now();
+    const delay = Math.max(0, Math.floor(remaining * options.refreshAfter));
+    refreshTimer = setTimeout(
+      () => {
+        session.refresh().catch((error: unknown) => {
+          options.logger.warn("identity refresh failed; handshaking again", { error });
+          recover(credentials).catch((e: unknown) =>
+            options.logger.error("could not recover a runtime identity", { error: e }),
+          );
+        });
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
+    refreshTimer.unref();
+  };
+
+  const handshake = async (withCredentials: RuntimeCredentials | undefined) => {
+    const request = create(HandshakeRequestSchema, {
+      coreProtocolVersion: CORE_PROTOCOL_VERSION,
+      appProtocolVersion: Math.max(...options.appProtocolVersions),
+      appProtocolVersions: [...options.appProtocolVersions],
+      magicCookieKey: options.magicCookie.key,
+      magicCookieValue: options.magicCookie.value,
+      clientMetadata: { [CLIENT_VERSION_METADATA_KEY]: options.sdkVersion },
+      selfId: options.selfId,
+      selfVersion: options.selfVersion,
+      nonce: randomBytes(16).toString("base64url"),
+      timestampUnixMs: BigInt(options.now()),
+      requires: options.requires.map((r) => ({ ...r })),
+    });
+    const headers = new Headers();
+    if (withCredentials) {
+      headers.set(RUNTIME_ID_HEADER, withCredentials.runtimeId);
+      headers.set(AUTHORIZATION_HEADER, bearer(withCredentials.token));
+    }
+    let response: HandshakeResponse;
+    try {
+      response = await handshakeClient.handshake(request, { headers });
+    } catch (error) {
+      throw new PluginError(
+        "join_failed",
+        `handshake with ${options.hostUrl} failed: ${ConnectError.from(error).message}`,
+        { cause: error },
+      );
+    }
+    if (response.runtimeId === "" || response.runtimeToken === "") {
+      throw new PluginError("join_failed", `host ${options.hostUrl} issued no runtime identity`);
+    }
+    lastResponse = response;
+    return {
+      runtimeId: response.runtimeId,
+      token: response.runtimeToken,
+      expiresAt: Number(response.runtimeTokenExpiresUnixMs),
+      hostUrl: options.hostUrl,
+    } satisfies RuntimeCredentials;
+  };
+
+  // One recovery at a time; a call that failed with an older token than the
+  // current one simply retries with the current one.
+  const recover = (failed: RuntimeCredentials | undefined): Promise<RuntimeCredentials> => {
+    if (credentials !== undefined && failed !== undefined && credentials.token !== failed.token) {
+      return Promise.resolve(credentials);
+    }
+    recovering ??= handshake(undefined)
+      .then((next) => {
+        options.logger.info("joined the host again with a new identity", {
+          runtime_id: next.runtimeId,
+        });
+        set(next);
+        return next;
+      })
+      .finally(() => {
+        recovering = undefined;
+      });
+    return recovering;
+  };
+
+  const authenticate: Interceptor = (next) => async (req) => {
+    const used = credentials;
+    if (used === undefined) {
+      throw new PluginError(
+        "not_joined",
+        "the plugin has no runtime identity yet: join a host first",
+      );
+    }
+    req.header.set(RUNTIME_ID_HEADER, used.runtimeId);
+    req.header.set(AUTHORIZATION_HEADER, bearer(used.token));
+    try {
+      return await next(req);
+    } catch (error) {
+      if (req.stream || ConnectError.from(error).code !== Code.Unauthenticated || closed)
+        throw error;
+      const fresh = await recover(used);
+      req.header.set(RUNTIME_ID_HEADER, fresh.runtimeId);
+      req.header.set(AUTHORIZATION_HEADER, bearer(fresh.token));
+      return await next(req);
+    }
+  };
+
+  const authedTransport = options.createTransport([authenticate]);
+
+  const session: HostSession = {
+    get credentials() {
+      return credentials;
+    },
+    get handshakeResponse() {
+      return lastResponse;
+    },
+    transport: authedTransport,
+    authenticate,
+    get cpgHost() {
+      return (lastResponse?.supportedAppProtocolVersions.length ?? 0) > 0;
+    },
+    async connect() {
+      const next = await handshake(undefined);
+      set(next);
+      return next;
+    },
+    adopt(next) {
+      set(next);
+    },
+    async refresh() {
+      if (credentials === undefined) {
+        throw new PluginError("not_joined", "cannot refresh: the plugin has no runtime identity");
+      }
+      const next = await handshake(credentials);
+      set(next);
+      return next;
+    },
+    changes,
+    close() {
+      closed = true;
+      clearTimeout(refreshTimer);
+    },
+  };
+  return session;
+}

@@ -1,0 +1,241 @@
+import { existsSync } from "node:fs";
+import * as net from "node:net";
+import { fileURLToPath } from "node:url";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { bearer, Logger, PluginControl, PluginIdentity } from "@cpg/protocol";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { silentLogger } from "./logging/logger.js";
+import type { Plugin } from "./plugin.js";
+import { isPluginError, type PluginError } from "./plugin-error.js";
+import { type RunPluginOptions, runPlugin } from "./run-plugin.js";
+import { type NodeProcess, startNode } from "./test-support/child-process.js";
+import { type FakeHost, startFakeHost } from "./test-support/fake-host.js";
+
+// A port that was free a moment ago, for PORT.
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+}
+
+const connect = (url: string) =>
+  createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true });
+
+describe("runPlugin in process", () => {
+  const plugins: Plugin[] = [];
+  const hosts: FakeHost[] = [];
+  let signalListeners: Record<"SIGTERM" | "SIGINT", Function[]>;
+  beforeEach(() => {
+    vi.stubEnv("HOST_URL", "");
+    vi.stubEnv("PORT", "");
+    vi.stubEnv("CPG_LAUNCH_SECRET", "");
+    signalListeners = {
+      SIGTERM: process.listeners("SIGTERM"),
+      SIGINT: process.listeners("SIGINT"),
+    };
+  });
+  afterEach(async () => {
+    vi.unstubAllEnvs();
+    await Promise.all(plugins.splice(0).map((p) => p.close(100)));
+    await Promise.all(hosts.splice(0).map((h) => h.close()));
+    // Plugins closed directly (not through a signal or Shutdown) keep their handlers.
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      for (const listener of process.listeners(signal)) {
+        if (!signalListeners[signal].includes(listener)) {
+          process.off(signal, listener as NodeJS.SignalsListener);
+        }
+      }
+    }
+  });
+
+  async function run(options: Partial<RunPluginOptions> = {}) {
+    const plugin = await runPlugin({
+      selfId: "kv-store",
+      version: "1.0.0",
+      logger: silentLogger,
+      exitOnStop: false,
+      ...options,
+    });
+    plugins.push(plugin);
+    return plugin;
+  }
+
+  it("listens on PORT and, without HOST_URL, waits for the host to hand over an identity", async () => {
+    const port = await freePort();
+    vi.stubEnv("PORT", String(port));
+    const plugin = await run();
+    expect(plugin.url).toBe(`http://127.0.0.1:${port}`);
+    expect(plugin.credentials).toBeUndefined();
+    await createClient(PluginIdentity, connect(plugin.url!)).setRuntimeIdentity({
+      runtimeId: "kv-store-1",
+      runtimeToken: "token-1",
+      hostUrl: "http://127.0.0.1:1",
+    });
+    expect(plugin.credentials?.runtimeId).toBe("kv-store-1");
+  });
+
+  it("listens on a free port without PORT, and on options.port over PORT", async () => {
+    expect((await run()).url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const port = await freePort();
+    vi.stubEnv("PORT", "1");
+    expect((await run({ port })).url).toBe(`http://127.0.0.1:${port}`);
+  });
+
+  it("with HOST_URL, joins that host before returning", async () => {
+    const host = await startFakeHost();
+    hosts.push(host);
+    vi.stubEnv("HOST_URL", host.url);
+    const plugin = await run();
+    expect(plugin.credentials).toMatchObject({ runtimeId: "kv-store-1", hostUrl: host.url });
+    expect(host.handshakes).toHaveLength(1);
+  });
+
+  it("closes its server when it cannot join HOST_URL", async () => {
+    const port = await freePort();
+    vi.stubEnv("PORT", String(port));
+    vi.stubEnv("HOST_URL", "http://127.0.0.1:1");
+    let error: PluginError | undefined;
+    try {
+      await run();
+    } catch (e) {
+      if (!isPluginError(e)) throw e;
+      error = e;
+    }
+    expect(error?.code).toBe("join_failed");
+    expect(await refused(port)).toBe(true);
+  });
+
+  it.each([
+    [{ env: "http" }, "PORT must be an integer from 0 to 65535, got http"],
+    [{ env: "70000" }, "PORT must be an integer from 0 to 65535, got 70000"],
+    [{ option: -1 }, "port must be an integer from 0 to 65535, got -1"],
+    [{ option: 1.5 }, "port must be an integer from 0 to 65535, got 1.5"],
+  ])("refuses port %j with invalid_config", async (given, message) => {
+    if ("env" in given) vi.stubEnv("PORT", given.env);
+    let error: PluginError | undefined;
+    try {
+      await run("option" in given ? { port: given.option } : {});
+    } catch (e) {
+      if (!isPluginError(e)) throw e;
+      error = e;
+    }
+    expect([error?.code, error?.message]).toEqual(["invalid_config", message]);
+  });
+
+  it("stops on PluginControl.Shutdown and, with exitOnStop false, leaves the process running", async () => {
+    const plugin = await run();
+    const port = Number(new URL(plugin.url!).port);
+    const sigtermBefore = process.listenerCount("SIGTERM");
+    const res = await createClient(PluginControl, connect(plugin.url!)).shutdown({
+      gracePeriodSeconds: 2,
+      reason: "replaced",
+    });
+    expect(res.acknowledged).toBe(true);
+    expect(await plugin.shutdownRequested).toEqual({ gracePeriodMs: 2000, reason: "replaced" });
+    // close() returns the stop already under way.
+    await plugin.close();
+    expect(await refused(port)).toBe(true);
+    // Its signal handlers are gone: SIGTERM has its default meaning again.
+    expect(process.listenerCount("SIGTERM")).toBe(sigtermBefore - 1);
+  });
+});
+
+describe("runPlugin as a process (built package)", () => {
+  const fixture = fileURLToPath(new URL("./test-fixtures/signal-plugin.mjs", import.meta.url));
+  const started: NodeProcess[] = [];
+  const hosts: FakeHost[] = [];
+  beforeAll(() => {
+    const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+    if (!existsSync(dist)) {
+      throw new Error("build the package first: pnpm --filter @cpg/plugin-sdk run build");
+    }
+  });
+  afterEach(async () => {
+    for (const p of started.splice(0)) p.kill();
+    await Promise.all(hosts.splice(0).map((h) => h.close()));
+  });
+
+  function start(env: Record<string, string>) {
+    const p = startNode(fixture, env);
+    started.push(p);
+    return p;
+  }
+
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "on %s, finishes the call in flight and exits 0",
+    async (signal) => {
+      const port = await freePort();
+      const p = start({ PORT: String(port) });
+      const listening = await p.event("listening");
+      expect(listening).toEqual({
+        event: "listening",
+        url: `http://127.0.0.1:${port}`,
+        runtimeId: null,
+      });
+      const logger = createClient(Logger, connect(listening.url as string));
+      const held = logger.log({ level: "info", message: "hold" });
+      await p.event("holding");
+      p.child.kill(signal);
+      await expect(held).resolves.toBeDefined();
+      expect(await p.exited).toBe(0);
+      expect(p.events.map((e) => e.event)).toEqual(["listening", "holding", "signal"]);
+    },
+  );
+
+  it("on PluginControl.Shutdown, exits 0", async () => {
+    const p = start({ PORT: "0" });
+    const { url } = await p.event("listening");
+    const control = createClient(PluginControl, connect(url as string));
+    expect((await control.shutdown({ gracePeriodSeconds: 1, reason: "bye" })).acknowledged).toBe(
+      true,
+    );
+    expect(await p.event("shutdown")).toEqual({
+      event: "shutdown",
+      gracePeriodMs: 1000,
+      reason: "bye",
+    });
+    expect(await p.exited).toBe(0);
+  });
+
+  it("with CPG_LAUNCH_SECRET, Shutdown needs the secret", async () => {
+    const p = start({ PORT: "0", CPG_LAUNCH_SECRET: "launch-s3cret" });
+    const { url } = await p.event("listening");
+    const control = createClient(PluginControl, connect(url as string));
+    await expect(control.shutdown({})).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await control.shutdown({}, { headers: { authorization: bearer("launch-s3cret") } });
+    expect(await p.exited).toBe(0);
+  });
+
+  it("with HOST_URL, joins the host by itself", async () => {
+    const host = await startFakeHost();
+    hosts.push(host);
+    const p = start({ PORT: "0", HOST_URL: host.url });
+    expect((await p.event("listening")).runtimeId).toBe("signal-plugin-1");
+    await host.nextReport(0);
+    p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+
+  it("exits non-zero, with the reason on stderr, when it cannot join HOST_URL", async () => {
+    const p = start({ PORT: "0", HOST_URL: "http://127.0.0.1:1" });
+    expect(await p.exited).toBe(1);
+    expect(p.stderr.join("\n")).toContain("handshake with http://127.0.0.1:1 failed");
+  });
+});

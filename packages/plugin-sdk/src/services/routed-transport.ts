@@ -1,0 +1,69 @@
+import type { Interceptor, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { ServiceRegistry } from "@cpg/protocol";
+import type { HostSession } from "../host-link/host-session.js";
+import { PluginError } from "../plugin-error.js";
+
+/**
+ * A transport that sends every call through the host's router to a provider
+ * of `serviceType`: it discovers a provider on first use, reuses it, and
+ * discovers again after the router answers `unavailable` or `not_found`.
+ * @private
+ */
+export function createRoutedTransport(options: {
+  session: () => HostSession | undefined;
+  serviceType: string;
+  minVersion: string;
+  /** Base URL of the host's router when it is not the host URL. */
+  routerUrl?: () => string | undefined;
+  /** Creates an authenticated transport for a base URL on the host. */
+  transportFor: (baseUrl: string, interceptors: Interceptor[]) => Transport;
+}): Transport {
+  let current: { endpointUrl: string; transport: Transport; runtimeId: string } | undefined;
+
+  const resolve = async (): Promise<Transport> => {
+    const session = options.session();
+    if (!session?.credentials) {
+      throw new PluginError("not_joined", "the plugin has not joined a host yet");
+    }
+    if (current && current.runtimeId === session.credentials.runtimeId) return current.transport;
+    const registry = createClient(ServiceRegistry, session.transport);
+    const res = await registry.discoverService({
+      serviceType: options.serviceType,
+      minVersion: options.minVersion,
+    });
+    const endpointUrl = res.endpoint?.endpointUrl ?? "";
+    if (endpointUrl === "") {
+      throw new ConnectError(
+        `host returned no endpoint for "${options.serviceType}"`,
+        Code.Unavailable,
+      );
+    }
+    const baseUrl = `${options.routerUrl?.() ?? session.credentials.hostUrl}${endpointUrl}`;
+    current = {
+      endpointUrl,
+      runtimeId: session.credentials.runtimeId,
+      transport: options.transportFor(baseUrl, [session.authenticate]),
+    };
+    return current.transport;
+  };
+
+  const forget = (error: unknown) => {
+    const code = ConnectError.from(error).code;
+    if (code === Code.Unavailable || code === Code.NotFound) current = undefined;
+    throw error;
+  };
+
+  return {
+    async unary(method, signal, timeoutMs, header, input, contextValues) {
+      const transport = await resolve();
+      return transport.unary(method, signal, timeoutMs, header, input, contextValues).catch(forget);
+    },
+    async stream(method, signal, timeoutMs, header, input, contextValues) {
+      const transport = await resolve();
+      return transport
+        .stream(method, signal, timeoutMs, header, input, contextValues)
+        .catch(forget);
+    },
+  };
+}
