@@ -1,0 +1,121 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import {
+  Code,
+  type ConnectRouter,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Drain, EventStream } from "@cpg/plugin-sdk/internal";
+import {
+  AUTHORIZATION_HEADER,
+  parseBearer,
+  parseCapabilityRoute,
+  RUNTIME_ID_HEADER,
+} from "@cpg/protocol";
+import type { HostEvent } from "../events/host-event.js";
+import { writeRpcError } from "../router/error-response.js";
+import { wireProtocolOf } from "../router/wire-protocol.js";
+import type { CapabilityGrant } from "./capability-grant.js";
+import { capabilityGrantKey } from "./capability-grant.js";
+import type { CapabilityRegistry, HostCapability } from "./capability-registry.js";
+import type { GrantStore } from "./grant-store.js";
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+const grantOfRequest = Symbol("cpg capability grant");
+
+/**
+ * Serves capability calls at `/capabilities/{type}/{grant_id}/<package>.<Service>/<Method>`:
+ * checks the grant token in constant time, that the grant is for `{type}`, and
+ * (when the caller names its runtime) that it is the runtime the grant is
+ * bound to; then hands the call to the capability's Connect implementation.
+ * Calls run concurrently: nothing is locked around a capability call.
+ */
+export function createCapabilityGateway(options: {
+  capabilities: CapabilityRegistry;
+  grants: GrantStore;
+  drain: Drain;
+  events: EventStream<HostEvent>;
+  interceptors: readonly Interceptor[];
+  readMaxBytes: number;
+}) {
+  const adapters = new Map<string, ReturnType<typeof connectNodeAdapter>>();
+  const adapterFor = (capability: HostCapability) => {
+    let adapter = adapters.get(capability.type);
+    if (adapter === undefined) {
+      adapter = connectNodeAdapter({
+        routes: (router: ConnectRouter) =>
+          router.service(capability.service, capability.implementation),
+        interceptors: [...options.interceptors],
+        readMaxBytes: options.readMaxBytes,
+        contextValues(req) {
+          const values = createContextValues();
+          const grant = (req as unknown as Record<symbol, CapabilityGrant>)[grantOfRequest];
+          if (grant) {
+            const { token: _token, ...visible } = grant;
+            values.set(capabilityGrantKey, visible);
+          }
+          return values;
+        },
+      });
+      adapters.set(capability.type, adapter);
+    }
+    return adapter;
+  };
+
+  return function serveCapability(req: Request, res: Response): void {
+    const contentType = req.headers["content-type"];
+    const protocol = wireProtocolOf(contentType);
+    const fail = (code: Code, message: string) =>
+      writeRpcError(res, protocol, code, message, contentType);
+    const end = options.drain.enter();
+    if (end === undefined) {
+      fail(Code.Unavailable, "host is shutting down");
+      return;
+    }
+    res.once("close", end);
+    const route = parseCapabilityRoute(req.url ?? "");
+    if (route === undefined || route.procedure === "") {
+      fail(Code.NotFound, "capability paths are /capabilities/{type}/{grant_id}/{procedure}");
+      return;
+    }
+    const header = req.headers[AUTHORIZATION_HEADER];
+    const token = typeof header === "string" ? parseBearer(header) : undefined;
+    const grant = token === undefined ? undefined : options.grants.verify(route.grantId, token);
+    if (grant === undefined) {
+      fail(Code.Unauthenticated, "invalid, expired or revoked capability grant");
+      return;
+    }
+    const runtimeId = req.headers[RUNTIME_ID_HEADER];
+    if (typeof runtimeId === "string" && runtimeId !== grant.runtimeId) {
+      fail(Code.PermissionDenied, "this capability grant belongs to another plugin");
+      return;
+    }
+    if (grant.capabilityType !== route.capabilityType) {
+      fail(
+        Code.PermissionDenied,
+        `this grant is for capability "${grant.capabilityType}", not "${route.capabilityType}"`,
+      );
+      return;
+    }
+    const capability = options.capabilities.get(route.capabilityType);
+    if (capability === undefined) {
+      fail(Code.NotFound, `no capability "${route.capabilityType}" on this host`);
+      return;
+    }
+    if (!route.procedure.startsWith(`/${capability.service.typeName}/`)) {
+      fail(
+        Code.Unimplemented,
+        `capability "${route.capabilityType}" has no procedure ${route.procedure}`,
+      );
+      return;
+    }
+    (req as unknown as Record<symbol, CapabilityGrant>)[grantOfRequest] = grant;
+    const q = (req.url ?? "").indexOf("?");
+    req.url = route.procedure + (q === -1 ? "" : (req.url ?? "").slice(q));
+    adapterFor(capability)(req, res);
+  };
+}

@@ -1,0 +1,119 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  authErrorToConnectError,
+  createMemoryTokenStore,
+  generateId,
+  isAuthError,
+  type TokenEntry,
+} from "@cpg/auth";
+import type { CapabilityGrant } from "./capability-grant.js";
+
+/**
+ * The host's capability grants: issued by the broker, checked by the
+ * capability gateway, revoked by the host.
+ */
+export interface GrantStore {
+  /** Issues a grant bound to a runtime and a capability type. */
+  issue(grant: {
+    capabilityType: string;
+    runtimeId: string;
+    selfId: string;
+    reason: string;
+  }): CapabilityGrant;
+  /** The grant when `token` is its current token and it has not expired (constant-time comparison). */
+  verify(grantId: string, token: string): CapabilityGrant | undefined;
+  /** A live grant by id. */
+  get(grantId: string): CapabilityGrant | undefined;
+  /** Extends a live grant by another TTL; `undefined` when it is gone. */
+  refresh(grantId: string): CapabilityGrant | undefined;
+  /** Revokes one grant at once; false when it did not exist. */
+  revoke(grantId: string): boolean;
+  /** Revokes every grant of a runtime; returns how many. */
+  revokeRuntime(runtimeId: string): number;
+  /** Every live grant. */
+  list(): CapabilityGrant[];
+  /** Number of live grants. */
+  readonly size: number;
+  /** Stops the sweeper. */
+  close(): void;
+}
+
+type Facts = Omit<CapabilityGrant, "grantId" | "token" | "expiresAt">;
+
+const toGrant = (e: TokenEntry<Facts>): CapabilityGrant => ({
+  grantId: e.id,
+  token: e.token,
+  expiresAt: e.expiresAt,
+  ...e.value,
+});
+
+/**
+ * Creates a {@link GrantStore} on `@cpg/auth`'s token store: grants expire
+ * after `ttlMs`, expired ones are swept every `sweepIntervalMs`, and at most
+ * `maxEntries` live at once (further requests get `resource_exhausted`).
+ */
+export function createGrantStore(options: {
+  ttlMs: number;
+  maxEntries: number;
+  now: () => number;
+  sweepIntervalMs?: number;
+  onRemove?: (grant: CapabilityGrant, reason: "expired" | "revoked") => void;
+}): GrantStore {
+  const ids = new Set<string>();
+  const store = createMemoryTokenStore<Facts>({
+    ttlMs: options.ttlMs,
+    maxEntries: options.maxEntries,
+    now: options.now,
+    sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
+    onRemove(entry, reason) {
+      if (reason === "replaced") return;
+      ids.delete(entry.id);
+      options.onRemove?.(toGrant(entry), reason);
+    },
+  });
+  const wire = (error: unknown) => (isAuthError(error) ? authErrorToConnectError(error) : error);
+  return {
+    issue(grant) {
+      try {
+        const entry = store.issue(`grant-${generateId(12)}`, { ...grant });
+        ids.add(entry.id);
+        return toGrant(entry);
+      } catch (error) {
+        throw wire(error);
+      }
+    },
+    verify(grantId, token) {
+      const entry = store.verify(grantId, token);
+      return entry ? toGrant(entry) : undefined;
+    },
+    get(grantId) {
+      const entry = store.get(grantId);
+      return entry ? toGrant(entry) : undefined;
+    },
+    refresh(grantId) {
+      const entry = store.refresh(grantId);
+      return entry ? toGrant(entry) : undefined;
+    },
+    revoke: (grantId) => store.revoke(grantId),
+    revokeRuntime: (runtimeId) => store.revokeWhere((e) => e.value.runtimeId === runtimeId),
+    list() {
+      const out: CapabilityGrant[] = [];
+      for (const id of [...ids]) {
+        const entry = store.get(id);
+        if (entry) out.push(toGrant(entry));
+      }
+      return out;
+    },
+    get size() {
+      return store.size();
+    },
+    close: () => store.close(),
+  };
+}
+
+/**
+ * The error for a capability call whose grant is missing, wrong, expired or
+ * revoked.
+ */
+export const grantRefused = () =>
+  new ConnectError("invalid, expired or revoked capability grant", Code.Unauthenticated);

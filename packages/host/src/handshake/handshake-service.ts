@@ -1,0 +1,130 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { getAuthContext } from "@cpg/auth";
+import type { Logger } from "@cpg/plugin-sdk";
+import {
+  type Capability,
+  CORE_PROTOCOL_VERSION,
+  HandshakeResponseSchema,
+  HandshakeService,
+  type PluginInfo,
+  SERVER_VERSION_METADATA_KEY,
+} from "@cpg/protocol";
+import { isValidationError, validateDependencyList, validateSelfId } from "@cpg/validation";
+import type { RuntimeIdentities } from "../identity/runtime-identities.js";
+import type { RuntimeIdentity } from "../identity/runtime-identity.js";
+import { verifiedPeerIdentity } from "../security/peer-identity.js";
+import { RUNTIME_TOKEN_PROVIDER } from "../security/runtime-token-authenticator.js";
+import { negotiateAppProtocolVersion, offeredVersions } from "./version-negotiation.js";
+
+/**
+ * What the handshake service needs from the host.
+ */
+export interface HandshakeServiceOptions {
+  readonly magicCookieKey: string;
+  readonly magicCookieValue: string;
+  /** Application protocol versions the host supports. */
+  readonly appProtocolVersions: readonly number[];
+  /** Reported as `server_metadata.server_version`. */
+  readonly serverVersion: string;
+  readonly identities: RuntimeIdentities;
+  /** Capabilities advertised in `host_capabilities`. */
+  readonly capabilities: () => readonly Capability[];
+  /** Plugins advertised in `plugins`. */
+  readonly plugins: () => readonly PluginInfo[];
+  /** Called with every identity issued, and the request headers of its handshake. */
+  readonly onIssued?: (identity: RuntimeIdentity, requestHeader: Headers) => void;
+  readonly logger: Logger;
+}
+
+/**
+ * Registers `connectplugin.v1.HandshakeService` on a router.
+ *
+ * Checks, in the order connect-plugin-go uses: magic cookie
+ * (`invalid_argument`), core protocol version (`invalid_argument`), application
+ * protocol version (`failed_precondition`), self_id (`invalid_argument`).
+ * A named caller gets a fresh runtime identity; a caller that presents a valid
+ * runtime token for the same self_id gets its token rotated instead (same
+ * runtime id, new token, new expiry), which is how identities are refreshed.
+ */
+export function registerHandshakeService(router: ConnectRouter, options: HandshakeServiceOptions) {
+  router.service(HandshakeService, {
+    async handshake(req, ctx) {
+      if (
+        req.magicCookieKey !== options.magicCookieKey ||
+        req.magicCookieValue !== options.magicCookieValue
+      ) {
+        throw new ConnectError(
+          "magic cookie mismatch: this is a cpg plugin host; set the magic cookie the host expects",
+          Code.InvalidArgument,
+        );
+      }
+      if (req.coreProtocolVersion !== CORE_PROTOCOL_VERSION) {
+        throw new ConnectError(
+          `unsupported core protocol version ${req.coreProtocolVersion} (supported: ${CORE_PROTOCOL_VERSION})`,
+          Code.InvalidArgument,
+        );
+      }
+      const appVersion = negotiateAppProtocolVersion(req, options.appProtocolVersions);
+      if (appVersion === undefined) {
+        throw new ConnectError(
+          `no common app protocol version: plugin offers [${offeredVersions(req).join(", ")}], host supports [${options.appProtocolVersions.join(", ")}]`,
+          Code.FailedPrecondition,
+        );
+      }
+      let runtimeId = "";
+      let runtimeToken = "";
+      let expiresAt = 0;
+      if (req.selfId !== "") {
+        try {
+          validateSelfId(req.selfId);
+          validateDependencyList(req.requires.map((r) => r.type));
+        } catch (error) {
+          if (isValidationError(error)) {
+            throw new ConnectError(error.message, Code.InvalidArgument);
+          }
+          throw error;
+        }
+        const auth = getAuthContext(ctx.values);
+        const current =
+          auth?.provider === RUNTIME_TOKEN_PROVIDER
+            ? options.identities.get(auth.identity)
+            : undefined;
+        const identity =
+          current !== undefined && current.selfId === req.selfId
+            ? await options.identities.refresh(current.runtimeId)
+            : await options.identities.issue({
+                selfId: req.selfId,
+                selfVersion: req.selfVersion,
+                peerIdentity: verifiedPeerIdentity(ctx.values),
+                requires: req.requires.map((r) => r.type),
+              });
+        options.onIssued?.(identity, ctx.requestHeader);
+        runtimeId = identity.runtimeId;
+        runtimeToken = identity.token;
+        expiresAt = identity.expiresAt;
+        options.logger.info("handshake", {
+          runtime_id: runtimeId,
+          self_id: req.selfId,
+          self_version: req.selfVersion,
+          app_protocol_version: appVersion,
+          refreshed: current !== undefined && current.selfId === req.selfId,
+        });
+      } else {
+        options.logger.debug("anonymous handshake", { app_protocol_version: appVersion });
+      }
+      return create(HandshakeResponseSchema, {
+        coreProtocolVersion: CORE_PROTOCOL_VERSION,
+        appProtocolVersion: appVersion,
+        plugins: [...options.plugins()],
+        serverMetadata: { [SERVER_VERSION_METADATA_KEY]: options.serverVersion },
+        hostCapabilities: [...options.capabilities()],
+        runtimeId,
+        runtimeToken,
+        runtimeTokenExpiresUnixMs: BigInt(expiresAt),
+        supportedAppProtocolVersions: [...options.appProtocolVersions],
+        nonce: req.nonce,
+      });
+    },
+  });
+}

@@ -1,0 +1,525 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  type ConnectRouter,
+  createContextValues,
+  createRouterTransport,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createAuthInterceptor, generateToken } from "@cpg/auth";
+import { attachPeerCertificate } from "@cpg/auth/node";
+import {
+  createDrain,
+  createEventStream,
+  createServingStatusRegistry,
+  type EventStream,
+  handleProbe,
+  listen,
+  type NodeListener,
+  type NodeRequestHandler,
+  registerHealthServices,
+  type ServingStatusRegistry,
+} from "@cpg/plugin-sdk/internal";
+import type { Capability, PluginInfo } from "@cpg/protocol";
+import {
+  BROKER_PATH_PREFIX,
+  CAPABILITIES_PATH_PREFIX,
+  CapabilitySchema,
+  SERVICES_PATH_PREFIX,
+} from "@cpg/protocol";
+import { attachClientAddress, createRateLimiter } from "@cpg/ratelimit";
+import { createValidationInterceptor } from "@cpg/validation";
+import { registerAdminService } from "./admin/admin-service.js";
+import { createEventLog, fieldString } from "./admin/event-log.js";
+import { operatorAuthenticator } from "./admin/operator-authenticator.js";
+import { createAuditor } from "./audit/audit-sink.js";
+import { registerBrokerService } from "./broker/broker-service.js";
+import { createCapabilityGateway } from "./broker/capability-gateway.js";
+import { type CapabilityRegistry, createCapabilityRegistry } from "./broker/capability-registry.js";
+import { createGrantStore, type GrantStore } from "./broker/grant-store.js";
+import { loggerCapability } from "./capabilities/logger-capability.js";
+import { storeCapability } from "./capabilities/store-capability.js";
+import type { HostEvent } from "./events/host-event.js";
+import { registerHandshakeService } from "./handshake/handshake-service.js";
+import { registerLifecycleService } from "./health/lifecycle-service.js";
+import { createPluginHealthTable, type PluginHealthTable } from "./health/plugin-health.js";
+import { HostError } from "./host-error.js";
+import { type HostOptions, plaintextRefused, resolveHostOptions } from "./host-options.js";
+import { createRuntimeIdentities, type RuntimeIdentities } from "./identity/runtime-identities.js";
+import {
+  type AdoptedPlugin,
+  type AdoptPluginOptions,
+  adoptPlugin,
+} from "./managed/adopt-plugin.js";
+import { createPlatform, type Platform } from "./platform/platform.js";
+import { createAllowListPolicy } from "./policy/allow-list-policy.js";
+import { registerRegistryService } from "./registry/registry-service.js";
+import { createSelector } from "./registry/selection-strategy.js";
+import { createServiceRegistry, type ServiceRegistry } from "./registry/service-registry.js";
+import { createServiceWatchHub } from "./registry/service-watch.js";
+import { createServiceRouter, type ServiceRouter } from "./router/service-router.js";
+import { createUpstreamPool } from "./router/upstream-pool.js";
+import { createHostRateLimitInterceptor } from "./security/host-rate-limits.js";
+import { isPublicService } from "./security/public-procedures.js";
+import { runtimeTokenAuthenticator } from "./security/runtime-token-authenticator.js";
+import { PROFILE_DEFAULTS } from "./security/security-profile.js";
+import { warnPlaintextOnce } from "./security/tls-warning.js";
+
+// Header of the host's in-memory transports; see createInMemoryTransport.
+const IN_MEMORY_TICKET_HEADER = "x-cpg-in-memory-ticket";
+
+/**
+ * Where and how {@link Host.listen} binds.
+ */
+export interface ListenOptions {
+  /** Port; 0 picks a free one. Default: 0. */
+  readonly port?: number;
+  /** Address to bind. Default: `"127.0.0.1"`. */
+  readonly host?: string;
+}
+
+/**
+ * A cpg plugin host.
+ */
+export interface Host {
+  /** Every plugin-related event on this host, in one stream. */
+  readonly events: EventStream<HostEvent>;
+  /** Runtime identities: issue, verify, refresh, revoke. */
+  readonly identities: RuntimeIdentities;
+  /** Last reported health of every runtime. */
+  readonly health: PluginHealthTable;
+  /** Registered services. */
+  readonly registry: ServiceRegistry;
+  /** Capabilities the host offers; add your own with `capabilities.register(...)`. */
+  readonly capabilities: CapabilityRegistry;
+  /** Capability grants: list, refresh, revoke. */
+  readonly grants: GrantStore;
+  /** The router: calls in flight per provider, draining. */
+  readonly router: ServiceRouter;
+  /** Managed plugins: start in dependency order, add, remove, replace. */
+  readonly platform: Platform;
+  /** Records an audit event (time added, secrets redacted). */
+  audit(event: string, fields?: Record<string, unknown>): void;
+  /** Serving status behind the health services and `/readyz`. */
+  readonly serving: ServingStatusRegistry;
+  /**
+   * Node request handler serving Connect, gRPC and gRPC-Web plus `/healthz`
+   * and `/readyz`. Mount it in your own `http`, `https` or `http2` server, or
+   * let {@link Host.listen} create one.
+   */
+  readonly handler: NodeRequestHandler;
+  /** Interceptors every host call goes through (drain, auth, rate limits, validation). */
+  readonly interceptors: readonly Interceptor[];
+  /** Registers the host's services on a Connect router. */
+  routes(router: ConnectRouter): void;
+  /**
+   * A transport that reaches this host in memory, through the same
+   * interceptors as network calls (for in-process plugins and tests).
+   * `interceptors` run on the client side of it.
+   */
+  createInMemoryTransport(options?: {
+    interceptors?: Interceptor[];
+    /**
+     * The request handler of an in-process plugin that will join through
+     * this transport: the router then reaches it in memory, without sockets.
+     */
+    plugin?: NodeRequestHandler;
+  }): Transport;
+  /** Starts serving on one port (HTTP/1.1 and HTTP/2, TLS when configured). */
+  listen(options?: ListenOptions): Promise<{ readonly url: string; readonly port: number }>;
+  /** Base URL once listening (or the configured public URL). */
+  readonly url: string | undefined;
+  /**
+   * Manages an already running plugin (managed model): reads its info,
+   * assigns a runtime identity with `SetRuntimeIdentity` (including this
+   * host's URL) and waits until it reports HEALTHY.
+   */
+  adoptPlugin(url: string, options?: AdoptPluginOptions): Promise<AdoptedPlugin>;
+  /** Adds a hook that `close()` runs after draining, in reverse order of addition. */
+  onClose(hook: () => void | Promise<void>): void;
+  /**
+   * Graceful shutdown: reports NOT_SERVING, refuses new calls, waits for calls
+   * in flight (at most `shutdownTimeoutMs`), runs the close hooks, then closes
+   * every connection. Safe to call twice.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a cpg plugin host.
+ *
+ * @example
+ * ```ts
+ * import { createHost } from "@cpg/host";
+ *
+ * const host = createHost({ profile: "development" });
+ * const { url } = await host.listen({ port: 8080 });
+ * console.log(`listening on ${url}`);
+ * process.on("SIGTERM", () => host.close());
+ * ```
+ */
+export function createHost(options: HostOptions = {}): Host {
+  const opts = resolveHostOptions(options);
+  const logger = opts.logger;
+  const events = createEventStream<HostEvent>((error) =>
+    logger.error("host event listener failed", { error }),
+  );
+  const identities = createRuntimeIdentities({
+    ttlMs: opts.runtimeTokenTtlMs,
+    maxEntries: opts.maxRuntimes,
+    now: opts.now,
+    events,
+  });
+  const health = createPluginHealthTable(events, opts.now);
+  const serving = createServingStatusRegistry();
+  const drain = createDrain();
+  // Ends long-lived watch streams at shutdown, after they saw NOT_SERVING.
+  const stopWatches = new AbortController();
+  const plugins: PluginInfo[] = [];
+  // Recent events for the admin API (dashboard): routes, health, registry, audit.
+  const eventLog = createEventLog(500);
+  events.subscribe((event) => {
+    const kind = event.type.startsWith("route.")
+      ? "route"
+      : event.type.startsWith("health.")
+        ? "health"
+        : event.type.startsWith("runtime.")
+          ? "runtime"
+          : event.type.startsWith("host.")
+            ? "host"
+            : "registry";
+    if (event.type === "health.reported") return;
+    const fields: Record<string, string> = {};
+    for (const [k, v] of Object.entries(event)) {
+      if (k === "type") continue;
+      if (k === "registration" && typeof v === "object" && v !== null) {
+        const r = v as { id: string; serviceType: string; runtimeId: string; version: string };
+        Object.assign(fields, {
+          registration_id: r.id,
+          service_type: r.serviceType,
+          runtime_id: r.runtimeId,
+          version: r.version,
+        });
+      } else {
+        fields[k] = fieldString(v);
+      }
+    }
+    eventLog.push({ time: opts.now(), kind, name: event.type, fields });
+  });
+  const capabilities = createCapabilityRegistry((c) => {
+    serving.set(c.service.typeName, "serving");
+  });
+  const grants = createGrantStore({
+    ttlMs: opts.grantTtlMs,
+    maxEntries: opts.maxGrants,
+    now: opts.now,
+    onRemove: (grant, reason) =>
+      logger.info("capability grant ended", {
+        grant_id: grant.grantId,
+        runtime_id: grant.runtimeId,
+        reason,
+      }),
+  });
+  const advertisedCapabilities = (): Capability[] =>
+    capabilities.list().map((c) =>
+      create(CapabilitySchema, {
+        type: c.type,
+        version: c.version,
+        endpoint: `${host.url ?? ""}${BROKER_PATH_PREFIX}`,
+      }),
+    );
+
+  // Where managed plugins listen, for registrations without base_url.
+  const managedUrls = new Map<string, string>();
+  // In-process plugins: tickets of their transports, and their handlers by runtime id.
+  const inMemoryTickets = new Map<string, NodeRequestHandler>();
+  const inMemoryRuntimes = new Map<string, NodeRequestHandler>();
+  events.subscribe((event) => {
+    if (event.type === "runtime.ended") {
+      health.delete(event.runtimeId);
+      grants.revokeRuntime(event.runtimeId);
+      managedUrls.delete(event.runtimeId);
+      inMemoryRuntimes.delete(event.runtimeId);
+    }
+  });
+
+  const fallback = PROFILE_DEFAULTS[opts.profile].denyByDefault ? "deny" : "allow";
+  const registrationPolicy = createAllowListPolicy(opts.policies.registration, fallback);
+  const discoveryPolicy = createAllowListPolicy(opts.policies.discovery, fallback);
+  const callerPolicy = createAllowListPolicy(opts.policies.callers, fallback);
+  const capabilityPolicy = createAllowListPolicy(opts.policies.capabilities, fallback);
+  const registry = createServiceRegistry({
+    events,
+    health,
+    now: opts.now,
+    registrationPolicy,
+    typeOwnership: fallback === "deny" ? "first-self-id" : "shared",
+    maxPerRuntime: opts.maxRegistrationsPerRuntime,
+    maxTotal: opts.maxRegistrations,
+    explicitlyAllowed: (identity, type) => registrationPolicy.names(identity, type),
+    knownBaseUrl: (runtimeId) =>
+      inMemoryRuntimes.has(runtimeId) ? `memory://${runtimeId}` : managedUrls.get(runtimeId),
+  });
+  const watches = createServiceWatchHub(registry, health, events);
+  const selector = createSelector(opts.selectionStrategy);
+  const pool = createUpstreamPool();
+  const routerLimiter = createRateLimiter({
+    rate: opts.router.rateLimit.rate,
+    burst: opts.router.rateLimit.burst,
+  });
+  const serviceRouter = createServiceRouter({
+    inMemoryHandler: (runtimeId) => inMemoryRuntimes.get(runtimeId),
+    registry,
+    identities,
+    health,
+    events,
+    logger,
+    pool,
+    drain,
+    mayCall: (caller, type) => caller.requires.includes(type) || callerPolicy.allows(caller, type),
+    allowCall: opts.rateLimits ? (callerId) => routerLimiter.tryTake(callerId) : () => true,
+    maxTimeoutMs: opts.router.maxTimeoutMs,
+    outlierThreshold: opts.router.outlierThreshold,
+  });
+
+  const interceptors: Interceptor[] = [
+    drain.interceptor,
+    createAuthInterceptor({
+      authenticators: [runtimeTokenAuthenticator(identities), operatorAuthenticator(opts.admin)],
+      required: (req) => !isPublicService(req.service.typeName),
+    }),
+    ...(opts.rateLimits ? [createHostRateLimitInterceptor(opts.rateLimits)] : []),
+    createValidationInterceptor(
+      opts.upstreamAllowList ? { allowedHosts: [...opts.upstreamAllowList] } : {},
+    ),
+  ];
+
+  const routes = (router: ConnectRouter) => {
+    registerHandshakeService(router, {
+      magicCookieKey: opts.magicCookie.key,
+      magicCookieValue: opts.magicCookie.value,
+      appProtocolVersions: opts.appProtocolVersions,
+      serverVersion: opts.serverVersion,
+      identities,
+      capabilities: advertisedCapabilities,
+      plugins: () => plugins,
+      onIssued(identity, requestHeader) {
+        const ticket = requestHeader.get(IN_MEMORY_TICKET_HEADER);
+        const plugin = ticket === null ? undefined : inMemoryTickets.get(ticket);
+        if (plugin) inMemoryRuntimes.set(identity.runtimeId, plugin);
+      },
+      logger,
+    });
+    registerLifecycleService(router, health, logger);
+    registerBrokerService(router, brokerOptions);
+    registerAdminService(router, () => host, eventLog, stopWatches.signal);
+    registerRegistryService(router, {
+      registry,
+      watches,
+      identities,
+      health,
+      selector,
+      discoveryPolicy,
+      exposeBaseUrl: opts.exposeBaseUrl,
+      stop: stopWatches.signal,
+      logger,
+    });
+    registerHealthServices(router, serving, stopWatches.signal);
+  };
+
+  const brokerOptions = {
+    capabilities,
+    grants,
+    identities,
+    policy: capabilityPolicy,
+    hostUrl: () => host.url ?? "",
+    logger,
+  };
+  const contextValues = (req: Parameters<NodeRequestHandler>[0]) => {
+    const values = createContextValues();
+    attachPeerCertificate(values, req);
+    attachClientAddress(values, req);
+    return values;
+  };
+  // connect-plugin-go advertises the broker under /broker: serve it there too.
+  const brokerAdapter = connectNodeAdapter({
+    routes: (router) => registerBrokerService(router, brokerOptions),
+    interceptors,
+    readMaxBytes: opts.readMaxBytes,
+    requestPathPrefix: BROKER_PATH_PREFIX,
+    contextValues,
+  });
+  const gateway = createCapabilityGateway({
+    capabilities,
+    grants,
+    drain,
+    events,
+    interceptors: [],
+    readMaxBytes: opts.readMaxBytes,
+  });
+  const adapter = connectNodeAdapter({
+    routes,
+    interceptors,
+    readMaxBytes: opts.readMaxBytes,
+    contextValues,
+  });
+  const handler: NodeRequestHandler = (req, res) => {
+    if (handleProbe(req, res, serving)) return;
+    const url = req.url ?? "";
+    if (url.startsWith(SERVICES_PATH_PREFIX)) {
+      serviceRouter.handle(req, res);
+      return;
+    }
+    if (url.startsWith(CAPABILITIES_PATH_PREFIX)) {
+      gateway(req, res);
+      return;
+    }
+    if (url.startsWith(`${BROKER_PATH_PREFIX}/`)) {
+      brokerAdapter(req, res);
+      return;
+    }
+    adapter(req, res);
+  };
+
+  let listener: NodeListener | undefined;
+  let closing: Promise<void> | undefined;
+  const closeHooks: Array<() => void | Promise<void>> = [];
+
+  for (const name of [
+    "connectplugin.v1.HandshakeService",
+    "connectplugin.v1.PluginLifecycle",
+    "connectplugin.v1.ServiceRegistry",
+    "connectplugin.v1.CapabilityBroker",
+    "cpg.admin.v1.AdminService",
+    "connectplugin.health.v1.HealthService",
+    "grpc.health.v1.Health",
+  ]) {
+    serving.set(name, "serving");
+  }
+  serving.set("", "serving");
+
+  if (opts.builtInCapabilities) {
+    capabilities.register(loggerCapability(logger));
+    capabilities.register(storeCapability());
+  }
+
+  const sink = opts.audit ?? ((event) => logger.info("audit", event));
+  const audit = createAuditor((event) => {
+    sink(event);
+    const { time: _time, event: name, ...fields } = event;
+    eventLog.push({
+      time: opts.now(),
+      kind: "audit",
+      name,
+      fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, fieldString(v)])),
+    });
+  }, opts.now);
+  let platform!: Platform;
+
+  const host: Host = {
+    events,
+    identities,
+    health,
+    registry,
+    capabilities,
+    grants,
+    router: serviceRouter,
+    get platform() {
+      return platform;
+    },
+    audit,
+    serving,
+    handler,
+    interceptors,
+    routes,
+    createInMemoryTransport(transportOptions = {}) {
+      const clientInterceptors = [...(transportOptions.interceptors ?? [])];
+      if (transportOptions.plugin) {
+        // A ticket only this transport carries: the handshake binds the runtime
+        // id it issues to the plugin's handler, so the router can reach it in memory.
+        const ticket = generateToken();
+        inMemoryTickets.set(ticket, transportOptions.plugin);
+        clientInterceptors.push((next) => (req) => {
+          req.header.set(IN_MEMORY_TICKET_HEADER, ticket);
+          return next(req);
+        });
+      }
+      return createRouterTransport(routes, {
+        router: { interceptors, readMaxBytes: opts.readMaxBytes },
+        transport: { interceptors: clientInterceptors },
+      });
+    },
+    get url() {
+      return opts.publicUrl ?? listener?.url;
+    },
+    async listen(listenOptions = {}) {
+      if (closing) throw new HostError("closed", "the host has been closed");
+      if (listener)
+        throw new HostError("already_listening", `the host already listens on ${listener.url}`);
+      if (plaintextRefused(opts)) {
+        throw new HostError(
+          "insecure_config",
+          'the "production" profile refuses plaintext: configure tls (cert and key), or set allowInsecure: true',
+        );
+      }
+      listener = await listen(handler, {
+        host: listenOptions.host ?? "127.0.0.1",
+        port: listenOptions.port ?? 0,
+        ...(opts.tls ? { tls: opts.tls } : {}),
+      });
+      if (!opts.tls) warnPlaintextOnce(logger, listener.url);
+      events.emit({ type: "host.serving", serving: true });
+      logger.info("host listening", { url: listener.url, profile: opts.profile, tls: !!opts.tls });
+      return { url: listener.url, port: listener.port };
+    },
+    adoptPlugin(url, adoptOptions) {
+      const hostUrl = host.url;
+      if (hostUrl === undefined) {
+        return Promise.reject(
+          new HostError(
+            "not_listening",
+            "adoptPlugin needs a listening host (or publicUrl) to hand to the plugin",
+          ),
+        );
+      }
+      return adoptPlugin({ hostUrl, identities, health, events, managedUrls }, url, adoptOptions);
+    },
+    onClose(hook) {
+      closeHooks.push(hook);
+    },
+    close() {
+      closing ??= (async () => {
+        serving.setAll("not_serving");
+        events.emit({ type: "host.serving", serving: false });
+        // Managed plugins go first, while the host still answers their goodbyes.
+        await platform.close();
+        drain.start();
+        stopWatches.abort();
+        await listener?.stopAccepting();
+        const drained = await drain.wait(opts.shutdownTimeoutMs);
+        if (!drained) {
+          logger.warn("shutdown timeout: cutting calls still in flight", {
+            in_flight: drain.inFlight,
+          });
+        }
+        for (const hook of closeHooks.reverse()) {
+          try {
+            await hook();
+          } catch (error) {
+            logger.error("close hook failed", { error });
+          }
+        }
+        identities.close();
+        grants.close();
+        routerLimiter.close();
+        pool.close();
+        await listener?.close(1000);
+        logger.info("host closed", { drained });
+      })();
+      return closing;
+    },
+  };
+  platform = createPlatform(host, { router: serviceRouter, logger, audit }, opts.platform);
+  return host;
+}

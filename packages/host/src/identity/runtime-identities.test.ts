@@ -1,0 +1,102 @@
+import { Code, createClient } from "@connectrpc/connect";
+import { HealthState, PluginLifecycle } from "@cpg/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import type { HostEvent } from "../events/host-event.js";
+import type { Host } from "../host.js";
+import {
+  handshakeClient,
+  handshakeRequest,
+  manualClock,
+  runtimeHeaders,
+  testHost,
+} from "../test-support/test-host.js";
+
+let host: Host;
+afterEach(() => host?.close());
+
+const HOUR = 60 * 60 * 1000;
+
+describe("runtime identities", () => {
+  it("expire after the token TTL (default 24 h)", async () => {
+    const clock = manualClock();
+    host = testHost({ now: clock.now });
+    const events: HostEvent[] = [];
+    host.events.subscribe((e) => events.push(e));
+    const res = await handshakeClient(host.createInMemoryTransport()).handshake(handshakeRequest());
+    expect(Number(res.runtimeTokenExpiresUnixMs)).toBe(clock.now() + 24 * HOUR);
+    clock.advance(24 * HOUR - 1);
+    expect(host.identities.verify(res.runtimeId, res.runtimeToken)).toBeDefined();
+    clock.advance(1);
+    expect(host.identities.verify(res.runtimeId, res.runtimeToken)).toBeUndefined();
+    expect(events.filter((e) => e.type === "runtime.ended")).toEqual([
+      { type: "runtime.ended", runtimeId: res.runtimeId, reason: "expired" },
+    ]);
+  });
+
+  it("honour a configured TTL and are swept in the background", async () => {
+    const clock = manualClock();
+    host = testHost({ now: clock.now, runtimeTokenTtlMs: 1000 });
+    const res = await handshakeClient(host.createInMemoryTransport()).handshake(handshakeRequest());
+    clock.advance(1000);
+    host.identities.sweep();
+    expect(host.identities.size).toBe(0);
+    expect(host.identities.get(res.runtimeId)).toBeUndefined();
+  });
+
+  it("are refused by host APIs once expired", async () => {
+    const clock = manualClock();
+    host = testHost({ now: clock.now, runtimeTokenTtlMs: 1000 });
+    const transport = host.createInMemoryTransport();
+    const res = await handshakeClient(transport).handshake(handshakeRequest());
+    const lifecycle = createClient(PluginLifecycle, transport);
+    const headers = runtimeHeaders(res.runtimeId, res.runtimeToken);
+    await lifecycle.reportHealth({ state: HealthState.HEALTHY }, { headers });
+    clock.advance(1000);
+    await expect(
+      lifecycle.reportHealth({ state: HealthState.HEALTHY }, { headers }),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("can be refreshed before expiry, keeping the runtime id", async () => {
+    const clock = manualClock();
+    host = testHost({ now: clock.now, runtimeTokenTtlMs: 10_000 });
+    const client = handshakeClient(host.createInMemoryTransport());
+    const first = await client.handshake(handshakeRequest());
+    clock.advance(8000);
+    const refreshed = await client.handshake(handshakeRequest(), {
+      headers: runtimeHeaders(first.runtimeId, first.runtimeToken),
+    });
+    expect(refreshed.runtimeId).toBe(first.runtimeId);
+    expect(Number(refreshed.runtimeTokenExpiresUnixMs)).toBe(clock.now() + 10_000);
+    clock.advance(5000);
+    expect(host.identities.verify(first.runtimeId, refreshed.runtimeToken)).toBeDefined();
+  });
+
+  it("can be revoked, which ends host API access at once", async () => {
+    host = testHost();
+    const transport = host.createInMemoryTransport();
+    const res = await handshakeClient(transport).handshake(handshakeRequest());
+    const events: HostEvent[] = [];
+    host.events.subscribe((e) => events.push(e));
+    expect(host.identities.revoke(res.runtimeId)).toBe(true);
+    expect(events).toEqual([
+      { type: "runtime.ended", runtimeId: res.runtimeId, reason: "revoked" },
+    ]);
+    await expect(
+      createClient(PluginLifecycle, transport).reportHealth(
+        { state: HealthState.HEALTHY },
+        { headers: runtimeHeaders(res.runtimeId, res.runtimeToken) },
+      ),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("are bounded in number", async () => {
+    host = testHost({ maxRuntimes: 2 });
+    const client = handshakeClient(host.createInMemoryTransport());
+    await client.handshake(handshakeRequest());
+    await client.handshake(handshakeRequest());
+    await expect(client.handshake(handshakeRequest())).rejects.toMatchObject({
+      code: Code.ResourceExhausted,
+    });
+  });
+});

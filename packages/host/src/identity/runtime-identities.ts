@@ -1,0 +1,182 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  authErrorToConnectError,
+  createMemoryTokenStore,
+  generateId,
+  isAuthError,
+  type TokenEntry,
+} from "@cpg/auth";
+import type { EventStream } from "@cpg/plugin-sdk/internal";
+import type { HostEvent } from "../events/host-event.js";
+import type { RuntimeIdentity } from "./runtime-identity.js";
+
+/**
+ * Options of {@link createRuntimeIdentities}.
+ */
+export interface RuntimeIdentitiesOptions {
+  /** Token lifetime in milliseconds. */
+  readonly ttlMs: number;
+  /** Most identities alive at once; further handshakes get `resource_exhausted`. */
+  readonly maxEntries: number;
+  /** Clock, Unix milliseconds. */
+  readonly now: () => number;
+  /** Where `runtime.*` events go. */
+  readonly events: EventStream<HostEvent>;
+  /** How often expired identities are swept. Default: 30 s. */
+  readonly sweepIntervalMs?: number;
+}
+
+/**
+ * Who a plugin is, as stored with its runtime token.
+ */
+interface PluginIdentityFacts {
+  readonly selfId: string;
+  readonly selfVersion: string;
+  readonly managed: boolean;
+  readonly peerIdentity: string | undefined;
+  readonly requires: readonly string[];
+}
+
+/**
+ * The runtime identities of a host, kept in `@cpg/auth`'s token store.
+ */
+export interface RuntimeIdentities {
+  /** Issues a new identity with a unique runtime id and a fresh token. */
+  issue(plugin: {
+    selfId: string;
+    selfVersion?: string;
+    managed?: boolean;
+    peerIdentity?: string;
+    requires?: readonly string[];
+  }): Promise<RuntimeIdentity>;
+  /** Replaces the token of a live identity (same runtime id, new token and expiry). */
+  refresh(runtimeId: string): Promise<RuntimeIdentity>;
+  /** The identity when `token` is its current, unexpired token (constant-time comparison). */
+  verify(runtimeId: string, token: string): RuntimeIdentity | undefined;
+  /** A live identity by runtime id. */
+  get(runtimeId: string): RuntimeIdentity | undefined;
+  /** Every live identity. */
+  list(): RuntimeIdentity[];
+  /** Ends an identity now; returns false when it did not exist. */
+  revoke(runtimeId: string): boolean;
+  /** Ends every expired identity now (the sweeper also does this). */
+  sweep(): void;
+  /** Number of live identities. */
+  readonly size: number;
+  /** Stops the sweeper. */
+  close(): void;
+}
+
+// 8 random bytes: collisions are practically impossible, and still checked.
+const SUFFIX_BYTES = 8;
+
+function toIdentity(entry: TokenEntry<PluginIdentityFacts>): RuntimeIdentity {
+  return {
+    runtimeId: entry.id,
+    token: entry.token,
+    expiresAt: entry.expiresAt,
+    ...entry.value,
+  };
+}
+
+function wireError(error: unknown): unknown {
+  return isAuthError(error) ? authErrorToConnectError(error) : error;
+}
+
+/**
+ * Creates the host's {@link RuntimeIdentities}.
+ */
+export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): RuntimeIdentities {
+  const { events } = options;
+  // Ids of live entries, to list them; the store itself is keyed by id.
+  const ids = new Set<string>();
+  const store = createMemoryTokenStore<PluginIdentityFacts>({
+    ttlMs: options.ttlMs,
+    maxEntries: options.maxEntries,
+    sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
+    now: options.now,
+    onRemove(entry, reason) {
+      if (reason === "replaced") return;
+      ids.delete(entry.id);
+      events.emit({ type: "runtime.ended", runtimeId: entry.id, reason });
+    },
+  });
+
+  return {
+    async issue(plugin) {
+      const facts: PluginIdentityFacts = {
+        selfId: plugin.selfId,
+        selfVersion: plugin.selfVersion ?? "",
+        managed: plugin.managed ?? false,
+        peerIdentity: plugin.peerIdentity,
+        requires: [...(plugin.requires ?? [])],
+      };
+      const prefix = plugin.selfId.toLowerCase();
+      for (let attempt = 0; attempt < 4; attempt++) {
+        let runtimeId: string;
+        try {
+          runtimeId = `${prefix}-${generateId(SUFFIX_BYTES)}`;
+        } catch (error) {
+          throw wireError(error);
+        }
+        if (store.get(runtimeId) !== undefined) continue;
+        let entry: TokenEntry<PluginIdentityFacts>;
+        try {
+          entry = store.issue(runtimeId, facts);
+        } catch (error) {
+          throw wireError(error);
+        }
+        ids.add(runtimeId);
+        events.emit({
+          type: "runtime.issued",
+          runtimeId,
+          selfId: facts.selfId,
+          expiresAt: entry.expiresAt,
+        });
+        return toIdentity(entry);
+      }
+      throw new ConnectError("could not allocate a unique runtime id", Code.Internal);
+    },
+    async refresh(runtimeId) {
+      let entry: TokenEntry<PluginIdentityFacts> | undefined;
+      try {
+        entry = store.refresh(runtimeId, { rotate: true });
+      } catch (error) {
+        throw wireError(error);
+      }
+      if (entry === undefined) {
+        throw new ConnectError(`unknown or expired runtime id ${runtimeId}`, Code.Unauthenticated);
+      }
+      events.emit({ type: "runtime.refreshed", runtimeId, expiresAt: entry.expiresAt });
+      return toIdentity(entry);
+    },
+    verify(runtimeId, token) {
+      const entry = store.verify(runtimeId, token);
+      return entry === undefined ? undefined : toIdentity(entry);
+    },
+    get(runtimeId) {
+      const entry = store.get(runtimeId);
+      return entry === undefined ? undefined : toIdentity(entry);
+    },
+    list() {
+      const out: RuntimeIdentity[] = [];
+      for (const id of [...ids]) {
+        const entry = store.get(id);
+        if (entry !== undefined) out.push(toIdentity(entry));
+      }
+      return out;
+    },
+    revoke(runtimeId) {
+      return store.revoke(runtimeId);
+    },
+    sweep() {
+      store.sweep();
+    },
+    get size() {
+      return store.size();
+    },
+    close() {
+      store.close();
+    },
+  };
+}

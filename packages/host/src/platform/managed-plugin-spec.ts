@@ -1,0 +1,78 @@
+import type { PluginOptions } from "@cpg/plugin-sdk";
+
+/**
+ * A service a managed plugin provides, for dependency ordering.
+ */
+export interface ProvidedServiceSpec {
+  readonly type: string;
+  readonly version: string;
+}
+
+/**
+ * A service a managed plugin needs, for dependency ordering.
+ */
+export interface RequiredServiceSpec {
+  readonly type: string;
+  /** Lowest acceptable version (semver). Default: any. */
+  readonly minVersion?: string;
+  /** The plugin cannot start without it. Default: `true`. */
+  readonly requiredForStartup?: boolean;
+}
+
+/**
+ * How a managed plugin runs.
+ *
+ * - `process`: a child process the host starts from an absolute binary path
+ *   (e.g. `/usr/bin/node` with the script in `args`), with `PORT` set.
+ * - `in-memory`: an `@cpg/plugin-sdk` plugin in the host process, reached
+ *   without sockets.
+ * - `remote`: an already running plugin at `url` (managed model).
+ */
+export type LaunchStrategy =
+  | {
+      readonly kind: "process";
+      /** Absolute path of the executable. */
+      readonly command: string;
+      /** Arguments. Default: none. */
+      readonly args?: readonly string[];
+      /** Extra environment variables. Default: none. */
+      readonly env?: Readonly<Record<string, string>>;
+      /** Working directory. Default: the host's. */
+      readonly cwd?: string;
+      /** Port to give the plugin; 0 picks a free one. Default: 0. */
+      readonly port?: number;
+      /**
+       * Run a Node plugin under Node's permission model: `--permission` with
+       * read access to these paths (and nothing else: no writes, no child
+       * processes, no workers). Only for `command` = a Node binary. Default: off.
+       */
+      readonly nodePermissions?: { readonly allowRead: readonly string[] };
+    }
+  | {
+      readonly kind: "in-memory";
+      /** Options of the plugin to create in the host process. */
+      readonly plugin: PluginOptions;
+    }
+  | {
+      readonly kind: "remote";
+      /** Base URL of the running plugin. */
+      readonly url: string;
+      /** Secret the plugin expects from its launcher. Default: none. */
+      readonly launchSecret?: string;
+    };
+
+/**
+ * A plugin the platform manages.
+ */
+export interface ManagedPluginSpec {
+  /** Unique name on the platform (a letter, then letters, digits, `_`, `.`, `-`). */
+  readonly name: string;
+  /** How it runs. */
+  readonly strategy: LaunchStrategy;
+  /** Services it provides (for dependency order and impact analysis). Default: none. */
+  readonly provides?: readonly ProvidedServiceSpec[];
+  /** Services it needs (for dependency order). Default: none. */
+  readonly requires?: readonly RequiredServiceSpec[];
+  /** Restart after a crash. Default: `true` (processes only). */
+  readonly restartOnCrash?: boolean;
+}

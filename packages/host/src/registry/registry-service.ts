@@ -1,0 +1,137 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import type { Logger } from "@cpg/plugin-sdk";
+import {
+  BASE_URL_METADATA_KEY,
+  DiscoverServiceResponseSchema,
+  HealthState,
+  RegisterServiceResponseSchema,
+  ServiceEndpointSchema,
+  ServiceRegistry as ServiceRegistryService,
+  serviceEndpointUrl,
+  UnregisterServiceResponseSchema,
+  WatchServiceEventSchema,
+} from "@cpg/protocol";
+import type { PluginHealthTable } from "../health/plugin-health.js";
+import type { RuntimeIdentities } from "../identity/runtime-identities.js";
+import type { AllowListPolicy } from "../policy/allow-list-policy.js";
+import { callerIdentity } from "../security/caller-identity.js";
+import type { Registration } from "./registration.js";
+import type { Selector } from "./selection-strategy.js";
+import type { ServiceRegistry } from "./service-registry.js";
+import type { ServiceWatchHub } from "./service-watch.js";
+
+/**
+ * What the registry service needs from the host.
+ */
+export interface RegistryServiceOptions {
+  readonly registry: ServiceRegistry;
+  readonly watches: ServiceWatchHub;
+  readonly identities: RuntimeIdentities;
+  readonly health: PluginHealthTable;
+  readonly selector: Selector;
+  /** Which plugins may discover and watch which service types. */
+  readonly discoveryPolicy: AllowListPolicy;
+  /** Return `base_url` to discoverers. */
+  readonly exposeBaseUrl: boolean;
+  /** Aborts at host shutdown: ends every watch stream. */
+  readonly stop: AbortSignal;
+  readonly logger: Logger;
+}
+
+/**
+ * Registers `connectplugin.v1.ServiceRegistry`. Every procedure needs a
+ * runtime identity; registration follows the registration policy, discovery
+ * and watch the discovery policy, and only the owner may unregister.
+ */
+export function registerRegistryService(
+  router: ConnectRouter,
+  options: RegistryServiceOptions,
+): void {
+  const { registry, identities, logger } = options;
+
+  const endpoint = (r: Registration) => {
+    const metadata = { ...r.metadata };
+    if (!options.exposeBaseUrl) delete metadata[BASE_URL_METADATA_KEY];
+    return create(ServiceEndpointSchema, {
+      providerId: r.runtimeId,
+      version: r.version,
+      endpointUrl: serviceEndpointUrl(r.serviceType, r.runtimeId),
+      metadata,
+    });
+  };
+
+  const mayDiscover = (caller: Parameters<AllowListPolicy["allows"]>[0], serviceType: string) => {
+    if (!options.discoveryPolicy.allows(caller, serviceType)) {
+      throw new ConnectError(
+        `plugin "${caller.selfId}" may not discover service type "${serviceType}"`,
+        Code.PermissionDenied,
+      );
+    }
+  };
+
+  router.service(ServiceRegistryService, {
+    registerService(req, ctx) {
+      const caller = callerIdentity(identities, ctx);
+      const registration = registry.register(caller, {
+        serviceType: req.serviceType,
+        version: req.version,
+        endpointPath: req.endpointPath,
+        metadata: req.metadata,
+      });
+      logger.info("service registered", {
+        registration_id: registration.id,
+        runtime_id: caller.runtimeId,
+        service_type: registration.serviceType,
+        version: registration.version,
+      });
+      return create(RegisterServiceResponseSchema, { registrationId: registration.id });
+    },
+    unregisterService(req, ctx) {
+      const caller = callerIdentity(identities, ctx);
+      const registration = registry.unregister(req.registrationId, caller);
+      logger.info("service unregistered", {
+        registration_id: registration.id,
+        runtime_id: caller.runtimeId,
+        service_type: registration.serviceType,
+      });
+      return create(UnregisterServiceResponseSchema, {});
+    },
+    discoverService(req, ctx) {
+      const caller = callerIdentity(identities, ctx);
+      mayDiscover(caller, req.serviceType);
+      const candidates = registry.routable(req.serviceType, req.minVersion);
+      if (candidates.length === 0) {
+        throw new ConnectError(
+          req.minVersion === ""
+            ? `no available provider of service type "${req.serviceType}"`
+            : `no available provider of service type "${req.serviceType}" with version >= ${req.minVersion}`,
+          Code.NotFound,
+        );
+      }
+      const chosen = options.selector(
+        req.serviceType,
+        candidates,
+        (runtimeId) => options.health.get(runtimeId)?.state ?? HealthState.UNSPECIFIED,
+      );
+      return create(DiscoverServiceResponseSchema, {
+        endpoint: endpoint(chosen),
+        singleProvider: candidates.length === 1,
+      });
+    },
+    async *watchService(req, ctx) {
+      const caller = callerIdentity(identities, ctx);
+      mayDiscover(caller, req.serviceType);
+      for await (const status of options.watches.watch(
+        req.serviceType,
+        AbortSignal.any([ctx.signal, options.stop]),
+      )) {
+        yield create(WatchServiceEventSchema, {
+          serviceType: req.serviceType,
+          state: status.state,
+          ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
+        });
+      }
+    },
+  });
+}

@@ -1,0 +1,143 @@
+import type { EventStream } from "@cpg/plugin-sdk/internal";
+import { HealthState, ServiceState } from "@cpg/protocol";
+import type { HostEvent } from "../events/host-event.js";
+import type { PluginHealthTable } from "../health/plugin-health.js";
+import type { Registration } from "./registration.js";
+import type { ServiceRegistry } from "./service-registry.js";
+
+/**
+ * The state of a service type as watchers see it.
+ */
+export interface ServiceStatus {
+  readonly state: ServiceState;
+  /** The provider to call, when there is one. */
+  readonly provider: Registration | undefined;
+}
+
+/**
+ * The state of a service type: AVAILABLE with at least one routable provider
+ * that is not DEGRADED, DEGRADED when every routable provider is, otherwise
+ * UNAVAILABLE. The provider named is the first routable one in the best
+ * state.
+ */
+export function serviceStatus(
+  registry: ServiceRegistry,
+  health: PluginHealthTable,
+  serviceType: string,
+): ServiceStatus {
+  let degraded: Registration | undefined;
+  for (const r of registry.routable(serviceType)) {
+    if (health.get(r.runtimeId)?.state === HealthState.DEGRADED) {
+      degraded ??= r;
+    } else {
+      return { state: ServiceState.AVAILABLE, provider: r };
+    }
+  }
+  return degraded
+    ? { state: ServiceState.DEGRADED, provider: degraded }
+    : { state: ServiceState.UNAVAILABLE, provider: undefined };
+}
+
+const sameStatus = (a: ServiceStatus, b: ServiceStatus) =>
+  a.state === b.state && a.provider?.id === b.provider?.id;
+
+interface Watcher {
+  dirty: boolean;
+  wake: (() => void) | undefined;
+}
+
+/**
+ * Fans registry and health changes out to WatchService streams.
+ */
+export interface ServiceWatchHub {
+  /**
+   * Yields the status of `serviceType` now and after every change that
+   * alters it, until `signal` aborts. Identical consecutive statuses are
+   * collapsed; a slow reader gets the latest status, never a backlog (each
+   * watcher holds one flag, whatever the rate of changes).
+   */
+  watch(serviceType: string, signal: AbortSignal): AsyncGenerator<ServiceStatus>;
+  /** Number of open watch streams. */
+  readonly size: number;
+}
+
+/**
+ * Creates a {@link ServiceWatchHub} over the host events. Watchers are
+ * indexed by service type, so a change wakes only the watchers of the types
+ * it touches.
+ */
+export function createServiceWatchHub(
+  registry: ServiceRegistry,
+  health: PluginHealthTable,
+  events: EventStream<HostEvent>,
+): ServiceWatchHub {
+  const watchers = new Map<string, Set<Watcher>>();
+  let size = 0;
+
+  const touch = (serviceType: string) => {
+    const set = watchers.get(serviceType);
+    if (!set) return;
+    for (const w of set) {
+      w.dirty = true;
+      w.wake?.();
+    }
+  };
+  const touchRuntime = (runtimeId: string) => {
+    for (const r of registry.byRuntime(runtimeId)) touch(r.serviceType);
+  };
+
+  events.subscribe((event) => {
+    switch (event.type) {
+      case "service.registered":
+      case "service.unregistered":
+        touch(event.registration.serviceType);
+        break;
+      case "health.changed":
+      case "provider.ejected":
+        touchRuntime(event.runtimeId);
+        break;
+      case "host.serving":
+        if (!event.serving) for (const type of watchers.keys()) touch(type);
+        break;
+    }
+  });
+
+  return {
+    async *watch(serviceType, signal) {
+      const self: Watcher = { dirty: true, wake: undefined };
+      const set = watchers.get(serviceType) ?? new Set<Watcher>();
+      watchers.set(serviceType, set);
+      set.add(self);
+      size++;
+      const onAbort = () => self.wake?.();
+      signal.addEventListener("abort", onAbort);
+      try {
+        let last: ServiceStatus | undefined;
+        for (;;) {
+          if (self.dirty) {
+            self.dirty = false;
+            const status = serviceStatus(registry, health, serviceType);
+            if (last === undefined || !sameStatus(last, status)) {
+              last = status;
+              yield status;
+            }
+            continue;
+          }
+          if (signal.aborted) return;
+          await new Promise<void>((resolve) => {
+            self.wake = resolve;
+          });
+          self.wake = undefined;
+        }
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+        set.delete(self);
+        if (set.size === 0) watchers.delete(serviceType);
+        size--;
+      }
+    },
+    get size() {
+      return size;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as https from "node:https";
+
+/**
+ * Connections from the router to providers: one HTTP/2 session per origin
+ * (reused by every call, replaced when it closes or goes away) and keep-alive
+ * HTTP/1.1 agents for providers that speak only HTTP/1.1.
+ */
+export interface UpstreamPool {
+  /** A live HTTP/2 session to `origin` (h2c for `http:`, ALPN h2 for `https:`). */
+  session(origin: string): http2.ClientHttp2Session;
+  /** The keep-alive agent for HTTP/1.1 calls to `origin`'s scheme. */
+  agent(origin: string): http.Agent;
+  /** Number of open HTTP/2 sessions. */
+  readonly size: number;
+  /** Closes every session and agent. */
+  close(): void;
+}
+
+/**
+ * TLS settings for calls from the router to providers.
+ */
+export interface UpstreamTlsOptions {
+  /** CA bundle providers' certificates chain to. Default: Node's roots. */
+  readonly ca?: string | Buffer;
+  /** Client certificate the host presents to providers (mTLS). Default: none. */
+  readonly cert?: string | Buffer;
+  /** Its key. */
+  readonly key?: string | Buffer;
+}
+
+/**
+ * Creates an {@link UpstreamPool}.
+ */
+export function createUpstreamPool(tls: UpstreamTlsOptions = {}): UpstreamPool {
+  const sessions = new Map<string, http2.ClientHttp2Session>();
+  const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, ...tls });
+  return {
+    session(origin) {
+      const existing = sessions.get(origin);
+      if (existing && !existing.closed && !existing.destroyed) return existing;
+      const session = http2.connect(origin, { ...tls });
+      const forget = () => {
+        if (sessions.get(origin) === session) sessions.delete(origin);
+      };
+      session.on("error", forget);
+      session.on("goaway", forget);
+      session.on("close", forget);
+      // Idle sessions must not keep the process alive.
+      session.unref();
+      sessions.set(origin, session);
+      return session;
+    },
+    agent(origin) {
+      return origin.startsWith("https:") ? httpsAgent : httpAgent;
+    },
+    get size() {
+      return sessions.size;
+    },
+    close() {
+      for (const session of sessions.values()) session.destroy();
+      sessions.clear();
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
