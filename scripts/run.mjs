@@ -99,6 +99,7 @@ switch (task) {
       "check:package",
       "--output-logs=new-only",
       "--concurrency=2",
+      "--continue",
     ]);
     const generated = run("node", ["scripts/check-generated.mjs"]);
     const failedTests = summarize();
