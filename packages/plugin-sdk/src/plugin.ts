@@ -45,6 +45,7 @@ import { createDrain } from "./server/drain.js";
 import { listen, type NodeListener, type NodeRequestHandler } from "./server/node-listener.js";
 import { handleProbe } from "./server/probes.js";
 import { advertisedUrl } from "./services/advertised-url.js";
+import { createCapabilityTransport } from "./services/capability-transport.js";
 import { createDependencyMonitor } from "./services/dependency-monitor.js";
 import { createRoutedTransport } from "./services/routed-transport.js";
 import { createServiceRegistrar } from "./services/service-registrar.js";
@@ -121,6 +122,16 @@ export interface Plugin {
   client<S extends DescService>(
     service: S,
     options?: { type?: string; minVersion?: string },
+  ): Client<S>;
+  /**
+   * A typed client for a host capability (e.g. the logger). The grant is
+   * requested on first use and renewed before it expires; a call refused as
+   * `unauthenticated` (revoked grant) gets a new grant and is retried once.
+   * `type` defaults to the descriptor's name without `Service`, lower-cased.
+   */
+  capability<S extends DescService>(
+    service: S,
+    options?: { type?: string; minVersion?: string; reason?: string },
   ): Client<S>;
   /** Discovers a provider of a service type through the host. */
   discover(serviceType: string, minVersion?: string): Promise<DiscoverServiceResponse>;
@@ -408,6 +419,20 @@ export function createPlugin(options: PluginOptions): Plugin {
           minVersion: clientOptions.minVersion ?? "",
           transportFor: routedTransportFor,
           routerUrl: () => routerUrl,
+        }),
+      );
+    },
+    capability(service, capabilityOptions = {}) {
+      return createClient(
+        service,
+        createCapabilityTransport({
+          session: () => session,
+          capabilityType: capabilityOptions.type ?? defaultServiceType(service),
+          minVersion: capabilityOptions.minVersion ?? "",
+          reason: capabilityOptions.reason ?? `${opts.selfId} uses it`,
+          now: opts.now,
+          baseUrl: () => routerUrl,
+          transportFor: routedTransportFor,
         }),
       );
     },
