@@ -1,5 +1,5 @@
 import { createJsonLogger, type Logger } from "@cpg/plugin-sdk";
-import type { ListenerTlsOptions } from "@cpg/plugin-sdk/internal";
+import type { ListenerTlsOptions, NodeRequestHandler } from "@cpg/plugin-sdk/internal";
 import { DEFAULT_APP_PROTOCOL_VERSION, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from "@cpg/protocol";
 import type { AdminAccess } from "./admin/operator-authenticator.js";
 import type { AuditSink } from "./audit/audit-sink.js";
@@ -124,6 +124,11 @@ export interface HostOptions {
   readonly maxGrants?: number;
   /** Offer the built-in `logger` and `store` capabilities. Default: `true`. */
   readonly builtInCapabilities?: boolean;
+  /**
+   * Serves requests no host route matches (for example a web UI next to the
+   * host). Default: 404.
+   */
+  readonly fallback?: NodeRequestHandler;
   /** Who may use the admin API (operators). Default: nobody. */
   readonly admin?: AdminAccess;
   /** Supervision of managed plugins. */
@@ -165,6 +170,7 @@ export interface ResolvedHostOptions {
   readonly builtInCapabilities: boolean;
   readonly platform: PlatformOptions;
   readonly admin: AdminAccess;
+  readonly fallback: NodeRequestHandler | undefined;
   readonly audit: AuditSink | undefined;
   readonly logger: Logger;
   readonly now: () => number;
@@ -295,6 +301,7 @@ export function resolveHostOptions(options: HostOptions = {}): ResolvedHostOptio
     builtInCapabilities: options.builtInCapabilities ?? true,
     platform: { ...(options.platform ?? {}) },
     admin: { ...(options.admin ?? {}) },
+    fallback: options.fallback,
     audit: options.audit,
     logger: options.logger ?? createJsonLogger({ base: { component: "cpg-host" } }),
     now,

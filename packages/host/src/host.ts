@@ -362,6 +362,9 @@ export function createHost(options: HostOptions = {}): Host {
     routes,
     interceptors,
     readMaxBytes: opts.readMaxBytes,
+    ...(opts.fallback
+      ? { fallback: opts.fallback as Parameters<typeof connectNodeAdapter>[0]["fallback"] }
+      : {}),
     contextValues,
   });
   const handler: NodeRequestHandler = (req, res) => {
