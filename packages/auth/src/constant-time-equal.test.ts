@@ -23,11 +23,11 @@ function flat(chars: string[]): string {
 }
 
 /**
- * Median time of batches of `compare(input, secret)` for each input,
+ * Low-percentile time of batches of `compare(input, secret)` for each input,
  * measured interleaved (alternating order each round) so machine noise hits
- * both alike. Returns the median batch time per input, in nanoseconds.
+ * both alike. Returns the 10th-percentile batch time per input, in nanoseconds.
  */
-function medianBatchTimes(
+function batchTimes(
   compare: (a: string, b: string) => boolean,
   inputs: readonly (readonly [string, string])[],
   rounds = 120,
@@ -48,7 +48,29 @@ function medianBatchTimes(
     }
   }
   expect(sink).toBe(0); // all inputs differ; also keeps the loops from being optimised away
-  return times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 2)]!);
+  // A low percentile: interruptions only ever add time, so the fast batches
+  // show the comparison itself best.
+  return times.map((t) => t.sort((x, y) => x - y)[Math.floor(t.length / 10)]!);
+}
+
+/**
+ * The ratio of the two inputs' batch times that is closest to 1 over a few
+ * independent measurements. A real leak (like an early exit) shows in every
+ * measurement; a burst of noise on a busy machine rarely does three times.
+ */
+function steadiestRatio(
+  compare: (a: string, b: string) => boolean,
+  inputs: readonly [readonly [string, string], readonly [string, string]],
+  attempts = 3,
+): number {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < attempts; i++) {
+    const [first, second] = batchTimes(compare, inputs);
+    const ratio = second! / first!;
+    if (Math.abs(Math.log(ratio)) < Math.abs(Math.log(best))) best = ratio;
+    if (ratio > 0.8 && ratio < 1.25) break;
+  }
+  return best;
 }
 
 function naiveEqual(a: string, b: string): boolean {
@@ -66,31 +88,30 @@ describe("constantTimeEqual timing", () => {
   const late = differAt(length - 1);
 
   it("does not depend on the position of the first differing character", () => {
-    const [earlyTime, lateTime] = medianBatchTimes(constantTimeEqual, [
+    const ratio = steadiestRatio(constantTimeEqual, [
       [early, secret],
       [late, secret],
     ]);
-    const ratio = lateTime! / earlyTime!;
     expect(ratio).toBeGreaterThan(0.7);
     expect(ratio).toBeLessThan(1.4);
   });
 
   it("does not depend on the length of the secret", () => {
     const shortSecret = flat(secretChars.slice(0, 32));
-    const [shortTime, longTime] = medianBatchTimes(constantTimeEqual, [
+    const ratio = steadiestRatio(constantTimeEqual, [
       [late, shortSecret],
       [late, secret],
     ]);
-    const ratio = longTime! / shortTime!;
     expect(ratio).toBeGreaterThan(0.7);
     expect(ratio).toBeLessThan(1.4);
   });
 
   it("flags an early-exit comparison with the same measurement (the method is sensitive)", () => {
-    const [earlyTime, lateTime] = medianBatchTimes(naiveEqual, [
-      [early, secret],
-      [late, secret],
-    ]);
-    expect(lateTime! / earlyTime!).toBeGreaterThan(3);
+    expect(
+      steadiestRatio(naiveEqual, [
+        [early, secret],
+        [late, secret],
+      ]),
+    ).toBeGreaterThan(3);
   });
 });
