@@ -75,7 +75,12 @@ describe("README.md", () => {
       host: "0.0.0.0",
       port: 8443,
       logLevel: "info",
-      plugins: [{ url: "http://127.0.0.1:8081", launchSecret: "launch-s3cret" }],
+      plugins: [
+        {
+          name: "kv-store",
+          strategy: { kind: "remote", url: "http://127.0.0.1:8081", launchSecret: "launch-s3cret" },
+        },
+      ],
     });
     expect(config.options).toMatchObject({
       profile: "production",

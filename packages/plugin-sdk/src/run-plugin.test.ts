@@ -3,12 +3,12 @@ import * as net from "node:net";
 import { fileURLToPath } from "node:url";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { bearer, Logger, PluginControl, PluginIdentity } from "@cpg/protocol";
+import { bearer, HealthState, Logger, PluginControl, PluginIdentity } from "@cpg/protocol";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "./logging/logger.js";
 import type { Plugin } from "./plugin.js";
 import { isPluginError, type PluginError } from "./plugin-error.js";
-import { type RunPluginOptions, runPlugin } from "./run-plugin.js";
+import { PARENT_WATCH_ENV, type RunPluginOptions, runPlugin } from "./run-plugin.js";
 import { type NodeProcess, startNode } from "./test-support/child-process.js";
 import { type FakeHost, startFakeHost } from "./test-support/fake-host.js";
 
@@ -172,8 +172,8 @@ describe("runPlugin as a process (built package)", () => {
     await Promise.all(hosts.splice(0).map((h) => h.close()));
   });
 
-  function start(env: Record<string, string>) {
-    const p = startNode(fixture, env);
+  function start(env: Record<string, string>, options: { stdin?: "pipe" } = {}) {
+    const p = startNode(fixture, env, options);
     started.push(p);
     return p;
   }
@@ -230,6 +230,24 @@ describe("runPlugin as a process (built package)", () => {
     expect((await p.event("listening")).runtimeId).toBe("signal-plugin-1");
     await host.nextReport(0);
     p.child.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+
+  it(`with ${PARENT_WATCH_ENV}=stdin, exits 0 once its launcher closes stdin`, async () => {
+    const p = start({ PORT: "0", [PARENT_WATCH_ENV]: "stdin" }, { stdin: "pipe" });
+    await p.event("listening");
+    p.child.stdin!.end();
+    expect(await p.exited).toBe(0);
+  });
+
+  it("ignores stdin without the parent watch", async () => {
+    const p = start({ PORT: "0" }, { stdin: "pipe" });
+    const { url } = await p.event("listening");
+    p.child.stdin!.end();
+    // Still serving: a Shutdown is what stops it.
+    const control = createClient(PluginControl, connect(url as string));
+    expect((await control.getHealth({})).state).toBe(HealthState.HEALTHY);
+    await control.shutdown({ reason: "done" });
     expect(await p.exited).toBe(0);
   });
 

@@ -18,12 +18,17 @@ export interface NodeProcess {
 
 /**
  * Runs `node <script>` with exactly `env` added to a minimal environment (the
- * test's own HOST_URL, PORT or CPG_LAUNCH_SECRET never leak in).
+ * test's own HOST_URL, PORT or CPG_LAUNCH_SECRET never leak in). stdin is
+ * /dev/null unless `stdin: "pipe"` (then `child.stdin` is writable).
  */
-export function startNode(script: string, env: Record<string, string>): NodeProcess {
+export function startNode(
+  script: string,
+  env: Record<string, string>,
+  options: { stdin?: "ignore" | "pipe" } = {},
+): NodeProcess {
   const child = spawn(process.execPath, [script], {
     env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
   });
   const events: Array<Record<string, unknown>> = [];
   const stderr: string[] = [];
