@@ -11,6 +11,7 @@ const brand = Symbol.for("@cpg/host/HostError");
  * - `launch_failed`: a managed plugin could not be started or did not become ready.
  * - `unknown_plugin`: no managed plugin has that name.
  * - `duplicate_plugin`: a managed plugin with that name exists already.
+ * - `in_use`: other plugins depend on the one to remove.
  */
 export type HostErrorCode =
   | "invalid_config"
@@ -20,7 +21,8 @@ export type HostErrorCode =
   | "closed"
   | "launch_failed"
   | "unknown_plugin"
-  | "duplicate_plugin";
+  | "duplicate_plugin"
+  | "in_use";
 
 /**
  * An in-process failure of the cpg host (configuration and lifecycle).

@@ -355,7 +355,7 @@ export function createHost(options: HostOptions = {}): Host {
     grants,
     drain,
     events,
-    interceptors: [],
+    interceptors: opts.rateLimits ? [createHostRateLimitInterceptor(opts.rateLimits)] : [],
     readMaxBytes: opts.readMaxBytes,
   });
   const adapter = connectNodeAdapter({

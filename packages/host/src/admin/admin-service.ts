@@ -31,6 +31,7 @@ const hostErrorCode: Record<string, Code> = {
   duplicate_plugin: Code.AlreadyExists,
   launch_failed: Code.FailedPrecondition,
   closed: Code.Unavailable,
+  in_use: Code.FailedPrecondition,
 };
 
 function wire(error: unknown): unknown {
@@ -196,10 +197,10 @@ export function registerAdminService(
     async removePlugin(req, ctx) {
       const operator = requireRole(ctx, "operator");
       await getHost()
-        .platform.remove(
-          req.name,
-          req.gracePeriodSeconds > 0 ? { graceMs: req.gracePeriodSeconds * 1000 } : {},
-        )
+        .platform.remove(req.name, {
+          force: req.force,
+          ...(req.gracePeriodSeconds > 0 ? { graceMs: req.gracePeriodSeconds * 1000 } : {}),
+        })
         .catch((error: unknown) => {
           throw wire(error);
         });

@@ -7,6 +7,7 @@ import {
   type Interceptor,
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { setAuthContext } from "@cpg/auth";
 import type { Drain, EventStream } from "@cpg/plugin-sdk/internal";
 import {
   AUTHORIZATION_HEADER,
@@ -57,6 +58,12 @@ export function createCapabilityGateway(options: {
           if (grant) {
             const { token: _token, ...visible } = grant;
             values.set(capabilityGrantKey, visible);
+            // Rate limits key capability calls by the plugin the grant belongs to.
+            setAuthContext(values, {
+              identity: grant.runtimeId,
+              provider: "capability-grant",
+              claims: { selfId: grant.selfId, capabilityType: grant.capabilityType },
+            });
           }
           return values;
         },

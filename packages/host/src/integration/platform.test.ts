@@ -126,6 +126,11 @@ describe("platform", () => {
       ["cache", "running"],
     ]);
     expect(host!.platform.impact("kv")).toEqual([{ plugin: "cache", service: "kv" }]);
+    const refused = await host!.platform.remove("kv").catch((e: unknown) => e);
+    expect(isHostError(refused) && refused.code).toBe("in_use");
+    expect((refused as Error).message).toBe(
+      'removing "kv" would leave "cache" without "kv"; remove those first or force it',
+    );
     const c = await caller(url);
     expect((await c.client(EchoService, { type: "kv" }).echo({ message: "hi" })).message).toBe(
       "kv:hi",

@@ -68,9 +68,11 @@ export interface Platform {
   /**
    * Removes a plugin: stops routing new calls to it, waits for the calls in
    * flight (at most the grace period), stops it, and ends its identity (its
-   * registrations, grants and health go, and watchers are told).
+   * registrations, grants and health go, and watchers are told). Refused
+   * when another managed plugin would lose a service it requires (see
+   * `impact`), unless `force` is set.
    */
-  remove(name: string, options?: { graceMs?: number }): Promise<void>;
+  remove(name: string, options?: { graceMs?: number; force?: boolean }): Promise<void>;
   /**
    * Replaces a plugin without dropping calls: starts the new instance with
    * its own identity, waits until it is healthy and registered, switches
@@ -177,12 +179,30 @@ export function createPlatform(
         options.maxRestartBackoffMs ?? 30_000,
       );
       entry.restarts++;
-      entry.restartTimer = setTimeout(() => {
-        entry.restartTimer = undefined;
-        if (closed || entry.state !== "crashed") return;
-        void launch(entry).catch(() => {});
-      }, delay);
+      scheduleRestart(entry, delay);
     });
+  };
+
+  // Restarts a crashed plugin after `delay`; a failed restart counts and is
+  // tried again with a longer delay, until maxRestarts.
+  const scheduleRestart = (entry: Entry, delay: number) => {
+    entry.restartTimer = setTimeout(() => {
+      entry.restartTimer = undefined;
+      if (closed || entry.state !== "crashed") return;
+      launch(entry).catch(() => {
+        if (closed || entry.restarts >= maxRestarts) {
+          entry.state = "failed";
+          return;
+        }
+        entry.state = "crashed";
+        const next = Math.min(
+          (options.restartBackoffMs ?? 250) * 2 ** entry.restarts,
+          options.maxRestartBackoffMs ?? 30_000,
+        );
+        entry.restarts++;
+        scheduleRestart(entry, next);
+      });
+    }, delay);
   };
 
   const launch = async (entry: Entry): Promise<RunningPlugin> => {
@@ -287,6 +307,13 @@ export function createPlatform(
     async remove(name, removeOptions = {}) {
       const entry = entries.get(name);
       if (entry === undefined) throw new HostError("unknown_plugin", `no managed plugin "${name}"`);
+      const impact = platform.impact(name);
+      if (impact.length > 0 && !removeOptions.force) {
+        throw new HostError(
+          "in_use",
+          `removing "${name}" would leave ${impact.map((i) => `"${i.plugin}" without "${i.service}"`).join(", ")}; remove those first or force it`,
+        );
+      }
       clearTimeout(entry.restartTimer);
       entry.state = "stopping";
       const instance = entry.instance;
@@ -371,7 +398,7 @@ export function createPlatform(
       }
       for (const spec of order) {
         await platform
-          .remove(spec.name)
+          .remove(spec.name, { force: true })
           .catch((error: unknown) =>
             deps.logger.error("could not stop managed plugin", { plugin: spec.name, error }),
           );

@@ -4,7 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { generateToken } from "@cpg/auth";
 import { PARENT_WATCH_ENV } from "@cpg/plugin-sdk";
-import { grpcHealthV1 } from "@cpg/protocol";
+import { PluginControl } from "@cpg/protocol";
 import { HostError } from "../host-error.js";
 import { validateBinaryPath } from "./binary-path.js";
 import { freePort } from "./free-port.js";
@@ -56,7 +56,7 @@ function nodePermissionArgs(allowRead: readonly string[]): string[] {
  *   `CPG_PARENT_WATCH=stdin` makes an SDK plugin exit when its stdin (held by
  *   the host) closes, i.e. when the host dies;
  * - stdout and stderr are forwarded as log lines tagged with the plugin;
- * - ready once the health RPC answers SERVING (retried until `readyTimeoutMs`),
+ * - ready once `PluginControl.GetHealth` answers (retried until `readyTimeoutMs`),
  *   then managed: `GetPluginInfo`, `SetRuntimeIdentity`, HEALTHY;
  * - `stop()`: `PluginControl.Shutdown` with the grace period, then SIGTERM,
  *   then SIGKILL to the whole process group.
@@ -130,8 +130,10 @@ export const processLauncher: Launcher = {
 };
 
 async function waitUntilServing(url: string, timeoutMs: number, exited: Promise<PluginExit>) {
+  // Every plugin serves PluginControl (the wire contract): any answer to
+  // GetHealth means it is up. The host then waits for it to report HEALTHY.
   const client = createClient(
-    grpcHealthV1.Health,
+    PluginControl,
     createConnectTransport({ baseUrl: url, httpVersion: "1.1", useBinaryFormat: true }),
   );
   let gone: PluginExit | undefined;
@@ -147,16 +149,16 @@ async function waitUntilServing(url: string, timeoutMs: number, exited: Promise<
         `plugin process exited before it was ready (code ${gone.code}, signal ${gone.signal})`,
       );
     }
-    const ok = await client
-      .check({ service: "" }, { timeoutMs: 1000 })
-      .then((res) => res.status === grpcHealthV1.HealthCheckResponse_ServingStatus.SERVING)
-      .catch(() => false);
+    const ok = await client.getHealth({}, { timeoutMs: 1000 }).then(
+      () => true,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 250);
   }
   throw new HostError(
     "launch_failed",
-    `plugin did not answer health checks within ${timeoutMs} ms`,
+    `plugin did not answer PluginControl.GetHealth within ${timeoutMs} ms`,
   );
 }

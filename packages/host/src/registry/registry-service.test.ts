@@ -268,6 +268,20 @@ describe("registration and discovery policies", () => {
       })(),
     ).rejects.toMatchObject({ code: Code.PermissionDenied });
   });
+
+  it("lets a plugin discover what it declared in requires", async () => {
+    start({
+      profile: "production",
+      allowInsecure: true,
+      policies: { registration: { "kv-store": ["kv"] } },
+    });
+    await provider(host, "kv-store", "kv");
+    const cache = await joinInMemory(host, "cache", { requires: [{ type: "kv" }] });
+    const res = await createClient(ServiceRegistry, cache.transport).discoverService({
+      serviceType: "kv",
+    });
+    expect(res.endpoint?.providerId).toBeDefined();
+  });
 });
 
 describe("WatchService", () => {

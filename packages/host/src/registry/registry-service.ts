@@ -14,6 +14,7 @@ import {
 } from "@cpg/protocol";
 import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
+import type { RuntimeIdentity } from "../identity/runtime-identity.js";
 import type { AllowListPolicy } from "../policy/allow-list-policy.js";
 import { callerIdentity } from "../security/caller-identity.js";
 import type { Registration } from "./registration.js";
@@ -61,8 +62,12 @@ export function registerRegistryService(
     });
   };
 
-  const mayDiscover = (caller: Parameters<AllowListPolicy["allows"]>[0], serviceType: string) => {
-    if (!options.discoveryPolicy.allows(caller, serviceType)) {
+  const mayDiscover = (caller: RuntimeIdentity, serviceType: string) => {
+    // A plugin may always find what it declared it requires.
+    if (
+      !caller.requires.includes(serviceType) &&
+      !options.discoveryPolicy.allows(caller, serviceType)
+    ) {
       throw new ConnectError(
         `plugin "${caller.selfId}" may not discover service type "${serviceType}"`,
         Code.PermissionDenied,

@@ -5,6 +5,15 @@ import type { HostSession } from "../host-link/host-session.js";
 import { PluginError } from "../plugin-error.js";
 
 /**
+ * connect-plugin-go's router appends everything after the provider segment to
+ * the registered endpoint path, so Go hosts need the method name alone
+ * (`/services/{type}/{provider}/Method`). cpg hosts accept both forms.
+ */
+function methodOnlyPath(baseUrl: string): Interceptor {
+  return (next) => (req) => next({ ...req, url: `${baseUrl}/${req.method.name}` });
+}
+
+/**
  * A transport that sends every call through the host's router to a provider
  * of `serviceType`: it discovers a provider on first use, reuses it, and
  * discovers again after the router answers `unavailable` or `not_found`.
@@ -43,7 +52,10 @@ export function createRoutedTransport(options: {
     current = {
       endpointUrl,
       runtimeId: session.credentials.runtimeId,
-      transport: options.transportFor(baseUrl, [session.authenticate]),
+      transport: options.transportFor(
+        baseUrl,
+        session.cpgHost ? [session.authenticate] : [session.authenticate, methodOnlyPath(baseUrl)],
+      ),
     };
     return current.transport;
   };
