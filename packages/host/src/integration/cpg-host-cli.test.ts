@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { HandshakeService } from "@cpg/protocol";
+import { HandshakeService, adminV1 } from "@cpg/protocol";
 import { createTestPki, type TestPki } from "@cpg/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNode, type TestProcess } from "../test-support/child-process.js";
@@ -75,6 +75,62 @@ describe("cpg-host", () => {
       const ttl = Number(res.runtimeTokenExpiresUnixMs) - Date.now();
       expect(ttl).toBeGreaterThan(59 * 60 * 1000);
       expect(ttl).toBeLessThanOrEqual(60 * 60 * 1000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a whole platform from one config file", () => {
+  it("starts the managed plugins it declares, and the admin API lists them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cpg-platform-"));
+    try {
+      const config = join(dir, "host.json");
+      const fixture = fileURLToPath(new URL("./fixtures/platform-plugin.mjs", import.meta.url));
+      writeFileSync(
+        config,
+        JSON.stringify({
+          port: 0,
+          plugins: [
+            {
+              name: "cache",
+              command: process.execPath,
+              args: [fixture],
+              env: { PLUGIN_SELF_ID: "cache", PLUGIN_TYPE: "cache", PLUGIN_REQUIRES: "kv" },
+              provides: [{ type: "cache", version: "1.0.0" }],
+              requires: [{ type: "kv" }],
+            },
+            {
+              name: "kv",
+              command: process.execPath,
+              args: [fixture],
+              env: { PLUGIN_SELF_ID: "kv", PLUGIN_TYPE: "kv" },
+              provides: [{ type: "kv", version: "1.0.0" }],
+            },
+          ],
+        }),
+      );
+      const p = start(cli, ["--config", config], { CPG_ADMIN_API_KEY: "test-operator-key-123" });
+      const url = await listeningUrl(p);
+      const admin = createClient(
+        adminV1.AdminService,
+        createConnectTransport({
+          baseUrl: url,
+          httpVersion: "1.1",
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("x-api-key", "test-operator-key-123");
+              return next(req);
+            },
+          ],
+        }),
+      );
+      await expect
+        .poll(async () => (await admin.listPlugins({})).plugins.map((x) => [x.name, x.state]), { timeout: 20_000 })
+        .toEqual([
+          ["kv", "running"],
+          ["cache", "running"],
+        ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -201,6 +201,27 @@ describe("platform", () => {
     ]);
   });
 
+  it("can sandbox a Node plugin with Node's permission model", async () => {
+    const lines: string[] = [];
+    const record = (_: string, fields?: Record<string, unknown>) => {
+      if (typeof fields?.line === "string") lines.push(fields.line);
+    };
+    host = testHost({ logger: { debug: record, info: record, warn: record, error: record } });
+    await host.listen();
+    const repo = fileURLToPath(new URL("../../../../", import.meta.url));
+    const spec = processSpec("sandboxed");
+    await host.platform.add({
+      ...spec,
+      strategy: { ...(spec.strategy as Extract<ManagedPluginSpec["strategy"], { kind: "process" }>), nodePermissions: { allowRead: [repo] } },
+    });
+    const listening = lines
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.event === "listening");
+    expect(listening).toMatchObject({ mayWrite: false });
+    expect(host.registry.providers("sandboxed")).toHaveLength(1);
+  });
+
   it("leaves no plugin process behind when the host is killed", async () => {
     const p = startNode(hostFixture);
     try {
