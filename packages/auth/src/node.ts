@@ -15,6 +15,7 @@
  * @packageDocumentation
  */
 
+export { negotiationMac } from "./node-negotiation-mac.js";
 export type { NodeServerRequest } from "./node-peer-certificate.js";
 export { attachPeerCertificate, peerCertificateContextValues } from "./node-peer-certificate.js";
 export type {

@@ -83,6 +83,16 @@ export interface HostOptions {
   readonly appProtocolVersions?: readonly number[];
   /** Magic cookie. Default: connect-plugin-go's key and value. */
   readonly magicCookie?: { readonly key: string; readonly value: string };
+  /**
+   * Handshake replay protection. `requireNonce`: refuse handshakes without
+   * nonce and timestamp (connect-plugin-go sends neither). Defaults: a 5-minute
+   * window, 100,000 remembered nonces, `requireNonce` true under `production`.
+   */
+  readonly handshake?: {
+    readonly replayWindowMs?: number;
+    readonly maxNonces?: number;
+    readonly requireNonce?: boolean;
+  };
   /** Lifetime of runtime tokens. Default: 24 hours. */
   readonly runtimeTokenTtlMs?: number;
   /** Most runtime identities alive at once. Default: 10,000. */
@@ -151,6 +161,11 @@ export interface ResolvedHostOptions {
   readonly serverVersion: string;
   readonly appProtocolVersions: readonly number[];
   readonly magicCookie: { readonly key: string; readonly value: string };
+  readonly handshake: {
+    readonly replayWindowMs: number;
+    readonly maxNonces: number;
+    readonly requireNonce: boolean;
+  };
   readonly runtimeTokenTtlMs: number;
   readonly maxRuntimes: number;
   readonly rateLimits: Required<HostRateLimits> | false;
@@ -265,6 +280,15 @@ export function resolveHostOptions(options: HostOptions = {}): ResolvedHostOptio
     serverVersion: options.serverVersion ?? HOST_VERSION,
     appProtocolVersions: [...new Set(versions)].sort((a, b) => a - b),
     magicCookie: { key: cookie.key, value: cookie.value },
+    handshake: {
+      replayWindowMs: positive(
+        "handshake.replayWindowMs",
+        options.handshake?.replayWindowMs,
+        5 * 60 * 1000,
+      ),
+      maxNonces: positive("handshake.maxNonces", options.handshake?.maxNonces, 100_000),
+      requireNonce: options.handshake?.requireNonce ?? profile === "production",
+    },
     runtimeTokenTtlMs: positive(
       "runtimeTokenTtlMs",
       options.runtimeTokenTtlMs,

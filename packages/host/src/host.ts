@@ -20,6 +20,7 @@ import {
   type NodeRequestHandler,
   registerHealthServices,
   type ServingStatusRegistry,
+  sanitizeErrorMetadata,
 } from "@cpg/plugin-sdk/internal";
 import type { Capability, PluginInfo } from "@cpg/protocol";
 import {
@@ -42,6 +43,7 @@ import { loggerCapability } from "./capabilities/logger-capability.js";
 import { storeCapability } from "./capabilities/store-capability.js";
 import type { HostEvent } from "./events/host-event.js";
 import { registerHandshakeService } from "./handshake/handshake-service.js";
+import { createReplayGuard } from "./handshake/replay-guard.js";
 import { registerLifecycleService } from "./health/lifecycle-service.js";
 import { createPluginHealthTable, type PluginHealthTable } from "./health/plugin-health.js";
 import { HostError } from "./host-error.js";
@@ -172,6 +174,12 @@ export function createHost(options: HostOptions = {}): Host {
     events,
   });
   const health = createPluginHealthTable(events, opts.now);
+  const replayGuard = createReplayGuard({
+    windowMs: opts.handshake.replayWindowMs,
+    maxNonces: opts.handshake.maxNonces,
+    required: opts.handshake.requireNonce,
+    now: opts.now,
+  });
   const serving = createServingStatusRegistry();
   const drain = createDrain();
   // Ends long-lived watch streams at shutdown, after they saw NOT_SERVING.
@@ -285,6 +293,7 @@ export function createHost(options: HostOptions = {}): Host {
 
   const interceptors: Interceptor[] = [
     drain.interceptor,
+    sanitizeErrorMetadata,
     createAuthInterceptor({
       authenticators: [runtimeTokenAuthenticator(identities), operatorAuthenticator(opts.admin)],
       required: (req) => !isPublicService(req.service.typeName),
@@ -304,6 +313,7 @@ export function createHost(options: HostOptions = {}): Host {
       identities,
       capabilities: advertisedCapabilities,
       plugins: () => plugins,
+      replay: replayGuard,
       onIssued(identity, requestHeader) {
         const ticket = requestHeader.get(IN_MEMORY_TICKET_HEADER);
         const plugin = ticket === null ? undefined : inMemoryTickets.get(ticket);

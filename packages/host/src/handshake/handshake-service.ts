@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { getAuthContext } from "@cpg/auth";
+import { negotiationMac } from "@cpg/auth/node";
 import type { Logger } from "@cpg/plugin-sdk";
 import {
   type Capability,
@@ -15,6 +16,7 @@ import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
 import { verifiedPeerIdentity } from "../security/peer-identity.js";
 import { RUNTIME_TOKEN_PROVIDER } from "../security/runtime-token-authenticator.js";
+import type { ReplayGuard } from "./replay-guard.js";
 import { negotiateAppProtocolVersion, offeredVersions } from "./version-negotiation.js";
 
 /**
@@ -32,6 +34,8 @@ export interface HandshakeServiceOptions {
   readonly capabilities: () => readonly Capability[];
   /** Plugins advertised in `plugins`. */
   readonly plugins: () => readonly PluginInfo[];
+  /** Replay protection of handshakes. */
+  readonly replay: ReplayGuard;
   /** Called with every identity issued, and the request headers of its handshake. */
   readonly onIssued?: (identity: RuntimeIdentity, requestHeader: Headers) => void;
   readonly logger: Logger;
@@ -72,6 +76,7 @@ export function registerHandshakeService(router: ConnectRouter, options: Handsha
           Code.FailedPrecondition,
         );
       }
+      options.replay.check(req.nonce, req.timestampUnixMs);
       let runtimeId = "";
       let runtimeToken = "";
       let expiresAt = 0;
@@ -124,6 +129,17 @@ export function registerHandshakeService(router: ConnectRouter, options: Handsha
         runtimeTokenExpiresUnixMs: BigInt(expiresAt),
         supportedAppProtocolVersions: [...options.appProtocolVersions],
         nonce: req.nonce,
+        negotiationMac:
+          runtimeToken === ""
+            ? ""
+            : negotiationMac({
+                runtimeToken,
+                coreProtocolVersion: CORE_PROTOCOL_VERSION,
+                appProtocolVersion: appVersion,
+                supportedAppProtocolVersions: options.appProtocolVersions,
+                nonce: req.nonce,
+                runtimeId,
+              }),
       });
     },
   });

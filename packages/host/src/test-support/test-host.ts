@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { type Client, createClient, type Transport } from "@connectrpc/connect";
@@ -50,6 +51,9 @@ export function handshakeRequest(
     magicCookieValue: MAGIC_COOKIE_VALUE,
     selfId: "test-plugin",
     selfVersion: "1.0.0",
+    // Fresh replay protection, as cpg plugins send it (override with "" / 0n for Go style).
+    nonce: randomBytes(18).toString("base64url"),
+    timestampUnixMs: BigInt(Date.now()),
     ...init,
   });
 }

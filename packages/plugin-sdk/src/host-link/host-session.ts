@@ -7,11 +7,14 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
+import { constantTimeEqual } from "@cpg/auth";
+import { negotiationMac } from "@cpg/auth/node";
 import {
   AUTHORIZATION_HEADER,
   bearer,
   CLIENT_VERSION_METADATA_KEY,
   CORE_PROTOCOL_VERSION,
+  type HandshakeRequest,
   HandshakeRequestSchema,
   type HandshakeResponse,
   HandshakeService,
@@ -94,6 +97,47 @@ export interface HostSession {
 }
 
 /**
+ * Checks what a cpg host answered to the handshake: the negotiated version
+ * must be the highest one both sides support (a lower one means a downgrade
+ * in transit), and the negotiation MAC must match. Go hosts send neither
+ * list nor MAC, so there is nothing to check.
+ */
+function verifyNegotiation(
+  request: HandshakeRequest,
+  response: HandshakeResponse,
+  hostUrl: string,
+): void {
+  if (response.supportedAppProtocolVersions.length > 0) {
+    const common = request.appProtocolVersions.filter((v) =>
+      response.supportedAppProtocolVersions.includes(v),
+    );
+    const best = Math.max(...common);
+    if (common.length > 0 && response.appProtocolVersion !== best) {
+      throw new PluginError(
+        "join_failed",
+        `protocol downgrade detected: ${hostUrl} answered app protocol version ${response.appProtocolVersion}, but both sides support ${best}`,
+      );
+    }
+  }
+  if (response.negotiationMac !== "") {
+    const expected = negotiationMac({
+      runtimeToken: response.runtimeToken,
+      coreProtocolVersion: response.coreProtocolVersion,
+      appProtocolVersion: response.appProtocolVersion,
+      supportedAppProtocolVersions: response.supportedAppProtocolVersions,
+      nonce: request.nonce,
+      runtimeId: response.runtimeId,
+    });
+    if (!constantTimeEqual(response.negotiationMac, expected)) {
+      throw new PluginError(
+        "join_failed",
+        `the handshake answer of ${hostUrl} failed its integrity check (negotiation MAC): it was altered in transit`,
+      );
+    }
+  }
+}
+
+/**
  * Creates a {@link HostSession}.
  * @private
  */
@@ -168,6 +212,7 @@ export function createHostSession(options: HostSessionOptions): HostSession {
     if (response.runtimeId === "" || response.runtimeToken === "") {
       throw new PluginError("join_failed", `host ${options.hostUrl} issued no runtime identity`);
     }
+    verifyNegotiation(request, response, options.hostUrl);
     lastResponse = response;
     return {
       runtimeId: response.runtimeId,

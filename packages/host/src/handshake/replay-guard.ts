@@ -1,0 +1,82 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/**
+ * Handshake replay protection (cpg extension fields `nonce` and
+ * `timestamp_unix_ms`): a handshake must be fresh (its timestamp within
+ * `windowMs` of the host's clock) and its nonce unused within that window.
+ */
+export interface ReplayGuard {
+  /**
+   * Checks a handshake's nonce and timestamp; throws `invalid_argument` for a
+   * stale, replayed or malformed one, or when they are missing and
+   * `required`. Records the nonce.
+   */
+  check(nonce: string, timestampUnixMs: bigint): void;
+  /** Nonces remembered now. */
+  readonly size: number;
+}
+
+/**
+ * Creates a {@link ReplayGuard}. At most `maxNonces` nonces are remembered
+ * (each for `windowMs`); when they are all fresh, further handshakes get
+ * `resource_exhausted` rather than a weaker check.
+ */
+export function createReplayGuard(options: {
+  windowMs: number;
+  maxNonces: number;
+  required: boolean;
+  now: () => number;
+}): ReplayGuard {
+  // Insertion order = expiry order, since every nonce lives exactly windowMs.
+  const seen = new Map<string, number>();
+  const evictExpired = (now: number) => {
+    for (const [nonce, expires] of seen) {
+      if (expires > now) break;
+      seen.delete(nonce);
+    }
+  };
+  return {
+    check(nonce, timestampUnixMs) {
+      if (nonce === "" && timestampUnixMs === 0n) {
+        if (options.required) {
+          throw new ConnectError(
+            "this host requires handshake replay protection: send nonce and timestamp_unix_ms (cpg plugins do; connect-plugin-go peers are accepted under the development profile)",
+            Code.InvalidArgument,
+          );
+        }
+        return;
+      }
+      if (nonce.length < 16 || nonce.length > 128) {
+        throw new ConnectError(
+          `handshake nonce must be 16 to 128 characters, got ${nonce.length}`,
+          Code.InvalidArgument,
+        );
+      }
+      const now = options.now();
+      const skew = Math.abs(now - Number(timestampUnixMs));
+      if (!(skew <= options.windowMs)) {
+        throw new ConnectError(
+          `handshake timestamp is ${Math.round(skew / 1000)} s away from the host's clock (max: ${Math.round(options.windowMs / 1000)} s)`,
+          Code.InvalidArgument,
+        );
+      }
+      evictExpired(now);
+      if (seen.has(nonce)) {
+        throw new ConnectError(
+          "handshake nonce was already used: replayed handshake refused",
+          Code.InvalidArgument,
+        );
+      }
+      if (seen.size >= options.maxNonces) {
+        throw new ConnectError(
+          "too many handshakes in the replay window; try again later",
+          Code.ResourceExhausted,
+        );
+      }
+      seen.set(nonce, now + options.windowMs);
+    },
+    get size() {
+      return seen.size;
+    },
+  };
+}
