@@ -42,6 +42,7 @@ import {
 } from "./plugin-options.js";
 import { defaultServiceType, type ServiceDeclarationInfo } from "./provided-service.js";
 import { createDrain } from "./server/drain.js";
+import { sanitizeErrorMetadata } from "./server/error-metadata.js";
 import { listen, type NodeListener, type NodeRequestHandler } from "./server/node-listener.js";
 import { handleProbe } from "./server/probes.js";
 import { advertisedUrl } from "./services/advertised-url.js";
@@ -336,7 +337,7 @@ export function createPlugin(options: PluginOptions): Plugin {
 
   const adapter = connectNodeAdapter({
     routes,
-    interceptors: [drain.interceptor],
+    interceptors: [drain.interceptor, sanitizeErrorMetadata],
     contextValues(req) {
       const values = createContextValues();
       attachPeerCertificate(values, req);
