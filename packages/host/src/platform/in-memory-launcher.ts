@@ -15,6 +15,7 @@ export const inMemoryLauncher: Launcher = {
       throw new Error("in-memory launcher needs an in-memory spec");
     const { host } = ctx;
     const plugin = createPlugin({ logger: ctx.logger, ...spec.strategy.plugin });
+    const detach = spec.strategy.attach?.(plugin);
     let creds: Awaited<ReturnType<typeof plugin.joinWith>>;
     try {
       creds = await plugin.joinWith(
@@ -28,6 +29,7 @@ export const inMemoryLauncher: Launcher = {
         ctx.healthyTimeoutMs,
       ).promise;
     } catch (error) {
+      detach?.();
       await plugin.close(0);
       throw error;
     }
@@ -37,6 +39,7 @@ export const inMemoryLauncher: Launcher = {
       pid: undefined,
       exited: new Promise<PluginExit>(() => {}),
       async stop(graceMs) {
+        detach?.();
         await plugin.close(graceMs);
         host.identities.revoke(creds.runtimeId);
       },

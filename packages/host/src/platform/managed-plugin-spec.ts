@@ -1,4 +1,4 @@
-import type { PluginOptions } from "@cpg/plugin-sdk";
+import type { Plugin, PluginOptions } from "@cpg/plugin-sdk";
 
 /**
  * A service a managed plugin provides, for dependency ordering.
@@ -52,6 +52,12 @@ export type LaunchStrategy =
       readonly kind: "in-memory";
       /** Options of the plugin to create in the host process. */
       readonly plugin: PluginOptions;
+      /**
+       * Called with the plugin once created, before it joins (for handlers
+       * that need it, e.g. to call other plugins). May return a function the
+       * platform calls when the plugin stops. Default: none.
+       */
+      readonly attach?: (plugin: Plugin) => undefined | (() => void);
     }
   | {
       readonly kind: "remote";
