@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { HandshakeService, adminV1 } from "@cpg/protocol";
+import { adminV1, HandshakeService } from "@cpg/protocol";
 import { createTestPki, type TestPki } from "@cpg/test-utils";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startNode, type TestProcess } from "../test-support/child-process.js";
@@ -126,7 +126,9 @@ describe("a whole platform from one config file", () => {
         }),
       );
       await expect
-        .poll(async () => (await admin.listPlugins({})).plugins.map((x) => [x.name, x.state]), { timeout: 20_000 })
+        .poll(async () => (await admin.listPlugins({})).plugins.map((x) => [x.name, x.state]), {
+          timeout: 20_000,
+        })
         .toEqual([
           ["kv", "running"],
           ["cache", "running"],

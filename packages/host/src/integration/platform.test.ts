@@ -3,6 +3,8 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { EchoService } from "@cpg/examples-proto";
 import { createPlugin, type Plugin, provide, silentLogger } from "@cpg/plugin-sdk";
 import { waitFor } from "@cpg/test-utils";
@@ -212,7 +214,10 @@ describe("platform", () => {
     const spec = processSpec("sandboxed");
     await host.platform.add({
       ...spec,
-      strategy: { ...(spec.strategy as Extract<ManagedPluginSpec["strategy"], { kind: "process" }>), nodePermissions: { allowRead: [repo] } },
+      strategy: {
+        ...(spec.strategy as Extract<ManagedPluginSpec["strategy"], { kind: "process" }>),
+        nodePermissions: { allowRead: [repo] },
+      },
     });
     const listening = lines
       .filter((l) => l.startsWith("{"))
@@ -267,6 +272,22 @@ describe("platform", () => {
     expect((await c.client(EchoService, { type: "memo" }).echo({ message: "hi" })).message).toBe(
       "memo:hi",
     );
+    // Also over HTTP/1.1, as curl or a Go caller would come.
+    const h1 = createClient(
+      EchoService,
+      createConnectTransport({
+        baseUrl: `${url}/services/memo/${status.runtimeId}`,
+        httpVersion: "1.1",
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("x-plugin-runtime-id", c.credentials!.runtimeId);
+            req.header.set("authorization", `Bearer ${c.credentials!.token}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+    expect((await h1.echo({ message: "h1" })).message).toBe("memo:h1");
     await host!.platform.remove("memo");
     stopped = host!.identities.get(status.runtimeId!) === undefined;
     expect(stopped).toBe(true);

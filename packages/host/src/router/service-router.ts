@@ -323,11 +323,19 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
         return;
       }
       for (const name of Object.keys(req.headers)) {
-        if (!name.startsWith(":") && !(name in outHeaders)) delete req.headers[name];
+        // The Host header stays: it is how HTTP/1.1 requests name their authority.
+        if (!name.startsWith(":") && name !== "host" && !(name in outHeaders))
+          delete req.headers[name];
       }
       Object.assign(req.headers, outHeaders);
       req.url = target;
-      handler(req, res);
+      try {
+        handler(req, res);
+      } catch (error) {
+        code = codeName(Code.Internal);
+        logger.error("in-memory provider failed", { provider_id: providerId, error });
+        fail(Code.Internal, `provider "${providerId}" failed`);
+      }
     }
 
     function proxyHttp2(
