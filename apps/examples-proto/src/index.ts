@@ -5,5 +5,7 @@
  * @packageDocumentation
  */
 
+export * from "./gen/cpg/examples/v1/cache_pb.js";
 export * from "./gen/cpg/examples/v1/echo_pb.js";
 export * from "./gen/cpg/examples/v1/kv_pb.js";
+export * from "./gen/cpg/examples/v1/shortener_pb.js";
