@@ -21,7 +21,9 @@ import { pythonGrpcAvailable, startPythonPlugin } from "./python-plugin.js";
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const appDir = (pkg: string) => dirname(require.resolve(`${pkg}/package.json`));
-const repoRoot = join(here, "..", "..", "..");
+// The same from src/ (tests) and dist/ (the built demo).
+const packageRoot = join(here, "..");
+const repoRoot = join(packageRoot, "..", "..");
 
 /**
  * Options of {@link startDemo}.
@@ -110,8 +112,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     options.logger ?? createJsonLogger({ level: "warn", base: { component: "cpg-demo" } });
   const viewerKey = randomBytes(18).toString("base64url");
   const operatorKey = options.operatorKey ?? randomBytes(18).toString("base64url");
-  const dashboardDir = join(here, "dashboard");
-  const html = readFileSync(join(here, "..", "src", "dashboard", "index.html"), "utf8");
+  const dashboardDir = join(packageRoot, "dist", "dashboard");
+  const html = readFileSync(join(packageRoot, "src", "dashboard", "index.html"), "utf8");
   const dashboard = createDashboardHandler(dashboardDir, html, viewerKey);
   let web: ReturnType<typeof createPlugin> | undefined;
 
