@@ -19,7 +19,7 @@ import type { HostOptions } from "../host-options.js";
 /**
  * A manual clock for tests, in Unix milliseconds.
  */
-export function manualClock(start = Date.UTC(2026, 0, 1)) {
+export function manualClock(start = Date.now()) {
   let t = start;
   return {
     now: () => t,
