@@ -102,8 +102,9 @@ switch (task) {
       "--continue",
     ]);
     const generated = run("node", ["scripts/check-generated.mjs"]);
+    const breaking = run("node", ["scripts/check-breaking.mjs"]);
     const failedTests = summarize();
-    process.exit(status !== 0 || generated !== 0 || failedTests !== 0 ? 1 : 0);
+    process.exit(status !== 0 || generated !== 0 || breaking !== 0 || failedTests !== 0 ? 1 : 0);
     break;
   }
   case "demo": {
