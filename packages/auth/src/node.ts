@@ -6,6 +6,10 @@
  *   `contextValues` option (read by `mtlsAuthenticator`).
  * - {@link createTlsClientOptions} / {@link loadTlsClientOptions}: validated
  *   mTLS options for connect-node transports.
+ * - {@link createRequestSigningInterceptor} /
+ *   {@link createRequestVerificationInterceptor}: optional HMAC-SHA256
+ *   request signing between plugins and host, with replay protection;
+ *   {@link getSignatureKeyId} tells a handler which key signed the call.
  *
  * @example
  * ```ts
@@ -18,9 +22,18 @@
 export { negotiationMac } from "./node-negotiation-mac.js";
 export type { NodeServerRequest } from "./node-peer-certificate.js";
 export { attachPeerCertificate, peerCertificateContextValues } from "./node-peer-certificate.js";
+export type { SigningSecret } from "./node-request-signature.js";
+export type { RequestSigningOptions } from "./node-request-signing-interceptor.js";
+export { createRequestSigningInterceptor } from "./node-request-signing-interceptor.js";
+export type {
+  RequestVerificationOptions,
+  SigningKeyLookup,
+} from "./node-request-verification-interceptor.js";
+export { createRequestVerificationInterceptor } from "./node-request-verification-interceptor.js";
 export type {
   TlsClientCredentials,
   TlsClientFiles,
   TlsClientOptions,
 } from "./node-tls-client-options.js";
 export { createTlsClientOptions, loadTlsClientOptions } from "./node-tls-client-options.js";
+export { getSignatureKeyId, signatureKeyIdKey } from "./signature-key-id.js";
