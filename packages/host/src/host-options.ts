@@ -1,9 +1,11 @@
 import { createJsonLogger, type Logger } from "@cpg/plugin-sdk";
 import type { ListenerTlsOptions, NodeRequestHandler } from "@cpg/plugin-sdk/internal";
 import { DEFAULT_APP_PROTOCOL_VERSION, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from "@cpg/protocol";
+import type { Registry } from "prom-client";
 import type { AdminAccess } from "./admin/operator-authenticator.js";
 import type { AuditSink } from "./audit/audit-sink.js";
 import { HostError } from "./host-error.js";
+import type { HostTracer } from "./observability/host-tracer.js";
 import type { PlatformOptions } from "./platform/platform.js";
 import type { AllowLists } from "./policy/allow-list-policy.js";
 import type { SelectionStrategy } from "./registry/selection-strategy.js";
@@ -63,6 +65,24 @@ export interface HostRouterOptions {
   readonly outlierThreshold?: number;
   /** Calls per second through the router per caller. Default: 1,000/s, burst 2,000. */
   readonly rateLimit?: RateLimitSetting;
+}
+
+/**
+ * Prometheus metrics of the host, served at `GET /metrics` on the host's port.
+ */
+export interface HostMetricsSettings {
+  /** Collect metrics and serve `/metrics`. Default: `true`. */
+  readonly enabled?: boolean;
+  /**
+   * Serve `/metrics` without credentials. Default: `false`: only with an
+   * admin API key (`X-API-Key`, role `viewer` or `operator`, see
+   * {@link HostOptions.admin}) or an operator's client certificate; else 401.
+   */
+  readonly public?: boolean;
+  /** Registry of the metrics. Default: a new registry of this host's own. */
+  readonly registry?: Registry;
+  /** Prefix of every metric name. Default: `"cpg_"`. */
+  readonly prefix?: string;
 }
 
 /**
@@ -145,6 +165,15 @@ export interface HostOptions {
   readonly platform?: PlatformOptions;
   /** Where audit events go. Default: the logger, at level `info`, message `audit`. */
   readonly audit?: AuditSink;
+  /** Prometheus metrics and `/metrics`. Default: enabled, not public; see {@link HostMetricsSettings}. */
+  readonly metrics?: HostMetricsSettings;
+  /**
+   * Tracing hook called for every routed call and every host API call; the
+   * router forwards the span's `traceparent` to providers. Default: none
+   * (callers' `traceparent`/`tracestate` headers still reach providers
+   * unchanged). See {@link HostTracer}.
+   */
+  readonly tracer?: HostTracer;
   /** Structured logger. Default: JSON lines on stderr at level `info`. */
   readonly logger?: Logger;
   /** Clock, Unix milliseconds. Default: `Date.now`. */
@@ -187,6 +216,13 @@ export interface ResolvedHostOptions {
   readonly admin: AdminAccess;
   readonly fallback: NodeRequestHandler | undefined;
   readonly audit: AuditSink | undefined;
+  readonly metrics: {
+    readonly enabled: boolean;
+    readonly public: boolean;
+    readonly registry: Registry | undefined;
+    readonly prefix: string;
+  };
+  readonly tracer: HostTracer | undefined;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -327,6 +363,13 @@ export function resolveHostOptions(options: HostOptions = {}): ResolvedHostOptio
     admin: { ...(options.admin ?? {}) },
     fallback: options.fallback,
     audit: options.audit,
+    metrics: {
+      enabled: options.metrics?.enabled ?? true,
+      public: options.metrics?.public ?? false,
+      registry: options.metrics?.registry,
+      prefix: options.metrics?.prefix ?? "cpg_",
+    },
+    tracer: options.tracer,
     logger: options.logger ?? createJsonLogger({ base: { component: "cpg-host" } }),
     now,
   };

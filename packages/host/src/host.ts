@@ -35,6 +35,8 @@ import { registerAdminService } from "./admin/admin-service.js";
 import { createEventLog, fieldString } from "./admin/event-log.js";
 import { operatorAuthenticator } from "./admin/operator-authenticator.js";
 import { createAuditor } from "./audit/audit-sink.js";
+import { auditAuthFailures } from "./audit/auth-failure-audit.js";
+import { createHostAudit } from "./audit/host-audit.js";
 import { registerBrokerService } from "./broker/broker-service.js";
 import { createCapabilityGateway } from "./broker/capability-gateway.js";
 import { type CapabilityRegistry, createCapabilityRegistry } from "./broker/capability-registry.js";
@@ -54,6 +56,8 @@ import {
   type AdoptPluginOptions,
   adoptPlugin,
 } from "./managed/adopt-plugin.js";
+import { createHostMetrics } from "./observability/host-metrics.js";
+import { createMetricsEndpoint } from "./observability/metrics-endpoint.js";
 import { createPlatform, type Platform } from "./platform/platform.js";
 import { createAllowListPolicy } from "./policy/allow-list-policy.js";
 import { registerRegistryService } from "./registry/registry-service.js";
@@ -215,6 +219,18 @@ export function createHost(options: HostOptions = {}): Host {
     }
     eventLog.push({ time: opts.now(), kind, name: event.type, fields });
   });
+  const sink = opts.audit ?? ((event) => logger.info("audit", event));
+  const audit = createAuditor((event) => {
+    sink(event);
+    const { time: _time, event: name, ...fields } = event;
+    eventLog.push({
+      time: opts.now(),
+      kind: "audit",
+      name,
+      fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, fieldString(v)])),
+    });
+  }, opts.now);
+  const hostAudit = createHostAudit({ events, audit });
   const capabilities = createCapabilityRegistry((c) => {
     serving.set(c.service.typeName, "serving");
   });
@@ -222,12 +238,14 @@ export function createHost(options: HostOptions = {}): Host {
     ttlMs: opts.grantTtlMs,
     maxEntries: opts.maxGrants,
     now: opts.now,
-    onRemove: (grant, reason) =>
+    onRemove: (grant, reason) => {
+      hostAudit.grantEnded(grant, reason);
       logger.info("capability grant ended", {
         grant_id: grant.grantId,
         runtime_id: grant.runtimeId,
         reason,
-      }),
+      });
+    },
   });
   const advertisedCapabilities = (): Capability[] =>
     capabilities.list().map((c) =>
@@ -276,7 +294,17 @@ export function createHost(options: HostOptions = {}): Host {
     rate: opts.router.rateLimit.rate,
     burst: opts.router.rateLimit.burst,
   });
+  const metrics = opts.metrics.enabled
+    ? createHostMetrics({
+        prefix: opts.metrics.prefix,
+        ...(opts.metrics.registry ? { registry: opts.metrics.registry } : {}),
+        ...(opts.tracer ? { tracer: opts.tracer } : {}),
+      })
+    : undefined;
+  metrics?.observe(events);
+  const routerTracer = metrics ? metrics.routerTracer(opts.tracer) : opts.tracer;
   const serviceRouter = createServiceRouter({
+    ...(routerTracer ? { tracer: routerTracer } : {}),
     inMemoryHandler: (runtimeId) => inMemoryRuntimes.get(runtimeId),
     registry,
     identities,
@@ -285,15 +313,19 @@ export function createHost(options: HostOptions = {}): Host {
     logger,
     pool,
     drain,
-    mayCall: (caller, type) => caller.requires.includes(type) || callerPolicy.allows(caller, type),
+    mayCall: hostAudit.callerPolicy(
+      (caller, type) => caller.requires.includes(type) || callerPolicy.allows(caller, type),
+    ),
     allowCall: opts.rateLimits ? (callerId) => routerLimiter.tryTake(callerId) : () => true,
     maxTimeoutMs: opts.router.maxTimeoutMs,
     outlierThreshold: opts.router.outlierThreshold,
   });
 
   const interceptors: Interceptor[] = [
+    ...(metrics ? [metrics.metricsInterceptor] : []),
     drain.interceptor,
     sanitizeErrorMetadata,
+    auditAuthFailures(audit),
     createAuthInterceptor({
       authenticators: [runtimeTokenAuthenticator(identities), operatorAuthenticator(opts.admin)],
       required: (req) => !isPublicService(req.service.typeName),
@@ -320,6 +352,7 @@ export function createHost(options: HostOptions = {}): Host {
         if (plugin) inMemoryRuntimes.set(identity.runtimeId, plugin);
       },
       logger,
+      audit,
     });
     registerLifecycleService(router, health, logger);
     registerBrokerService(router, brokerOptions);
@@ -334,6 +367,7 @@ export function createHost(options: HostOptions = {}): Host {
       exposeBaseUrl: opts.exposeBaseUrl,
       stop: stopWatches.signal,
       logger,
+      audit,
     });
     registerHealthServices(router, serving, stopWatches.signal);
   };
@@ -345,6 +379,7 @@ export function createHost(options: HostOptions = {}): Host {
     policy: capabilityPolicy,
     hostUrl: () => host.url ?? "",
     logger,
+    audit,
   };
   const contextValues = (req: Parameters<NodeRequestHandler>[0]) => {
     const values = createContextValues();
@@ -367,6 +402,7 @@ export function createHost(options: HostOptions = {}): Host {
     events,
     interceptors: opts.rateLimits ? [createHostRateLimitInterceptor(opts.rateLimits)] : [],
     readMaxBytes: opts.readMaxBytes,
+    audit,
   });
   const adapter = connectNodeAdapter({
     routes,
@@ -377,8 +413,12 @@ export function createHost(options: HostOptions = {}): Host {
       : {}),
     contextValues,
   });
+  // GET /metrics: admin API key (any role) unless metrics are public.
+  const serveMetrics =
+    metrics && createMetricsEndpoint({ metrics, admin: opts.admin, public: opts.metrics.public });
   const handler: NodeRequestHandler = (req, res) => {
     if (handleProbe(req, res, serving)) return;
+    if (serveMetrics?.(req, res)) return;
     const url = req.url ?? "";
     if (url.startsWith(SERVICES_PATH_PREFIX)) {
       serviceRouter.handle(req, res);
@@ -417,17 +457,6 @@ export function createHost(options: HostOptions = {}): Host {
     capabilities.register(storeCapability());
   }
 
-  const sink = opts.audit ?? ((event) => logger.info("audit", event));
-  const audit = createAuditor((event) => {
-    sink(event);
-    const { time: _time, event: name, ...fields } = event;
-    eventLog.push({
-      time: opts.now(),
-      kind: "audit",
-      name,
-      fields: Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, fieldString(v)])),
-    });
-  }, opts.now);
   let platform!: Platform;
 
   const host: Host = {

@@ -41,6 +41,7 @@ export { createHost } from "./host.js";
 export type { HostErrorCode } from "./host-error.js";
 export { HostError, isHostError } from "./host-error.js";
 export type {
+  HostMetricsSettings,
   HostOptions,
   HostPolicies,
   HostRateLimits,
@@ -51,6 +52,11 @@ export { HOST_VERSION } from "./host-options.js";
 export type { RuntimeIdentities } from "./identity/runtime-identities.js";
 export type { RuntimeIdentity } from "./identity/runtime-identity.js";
 export type { AdoptedPlugin, AdoptPluginOptions } from "./managed/adopt-plugin.js";
+export type { HostMetrics, HostMetricsOptions } from "./observability/host-metrics.js";
+export { createHostMetrics } from "./observability/host-metrics.js";
+export type { HostSpan, HostTracer } from "./observability/host-tracer.js";
+export { TRACEPARENT_HEADER } from "./observability/host-tracer.js";
+export { METRICS_PATH } from "./observability/metrics-endpoint.js";
 export { validateBinaryPath } from "./platform/binary-path.js";
 export { impactOfRemoval, startupOrder } from "./platform/dependency-graph.js";
 export type {

@@ -2,9 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { getAuthContext } from "@cpg/auth";
 import { adminV1, HealthState, serviceEndpointUrl } from "@cpg/protocol";
+import { getClientAddress } from "@cpg/ratelimit";
 import type { Host } from "../host.js";
 import { isHostError } from "../host-error.js";
 import type { ManagedPluginStatus } from "../platform/platform.js";
+import { codeName } from "../router/error-response.js";
 import type { EventLog } from "./event-log.js";
 import { OPERATOR_PROVIDER, type OperatorRole } from "./operator-authenticator.js";
 
@@ -43,7 +45,8 @@ function wire(error: unknown): unknown {
 /**
  * Registers `cpg.admin.v1.AdminService`: reads need the viewer or operator
  * role, changes the operator role; plugins (runtime tokens) are always
- * refused. Every change is audited with the operator's identity.
+ * refused. Every change is audited with the operator's identity, every
+ * refusal as `admin.denied` (who, which procedure, which role it needs, why).
  */
 export function registerAdminService(
   router: ConnectRouter,
@@ -77,9 +80,28 @@ export function registerAdminService(
     });
   };
 
+  const requireRoleAudited = (ctx: HandlerContext, role: OperatorRole): string => {
+    try {
+      return requireRole(ctx, role);
+    } catch (error) {
+      const denied = ConnectError.from(error);
+      const auth = getAuthContext(ctx.values);
+      getHost().audit("admin.denied", {
+        identity: auth?.identity,
+        provider: auth?.provider,
+        client_address: getClientAddress(ctx.values),
+        procedure: ctx.method.name,
+        required_role: role,
+        code: codeName(denied.code),
+        reason: denied.rawMessage,
+      });
+      throw error;
+    }
+  };
+
   router.service(adminV1.AdminService, {
     listPlugins(_req, ctx) {
-      requireRole(ctx, "viewer");
+      requireRoleAudited(ctx, "viewer");
       const managed = getHost().platform.list();
       const managedIds = new Set(managed.map((m) => m.runtimeId));
       return create(adminV1.ListPluginsResponseSchema, {
@@ -93,7 +115,7 @@ export function registerAdminService(
       });
     },
     listServices(_req, ctx) {
-      requireRole(ctx, "viewer");
+      requireRoleAudited(ctx, "viewer");
       const services = getHost()
         .registry.serviceTypes()
         .flatMap((type) => {
@@ -119,7 +141,7 @@ export function registerAdminService(
       return create(adminV1.ListServicesResponseSchema, { services });
     },
     listGrants(_req, ctx) {
-      requireRole(ctx, "viewer");
+      requireRoleAudited(ctx, "viewer");
       return create(adminV1.ListGrantsResponseSchema, {
         grants: getHost()
           .grants.list()
@@ -135,7 +157,7 @@ export function registerAdminService(
       });
     },
     async *watchEvents(req, ctx) {
-      requireRole(ctx, "viewer");
+      requireRoleAudited(ctx, "viewer");
       const signal = AbortSignal.any([ctx.signal, stop]);
       // A slow reader keeps at most 1,000 pending events; older ones are dropped.
       const queue = events.recent(Math.max(0, Math.min(req.backlog, 500)));
@@ -171,7 +193,7 @@ export function registerAdminService(
       }
     },
     async addPlugin(req, ctx) {
-      const operator = requireRole(ctx, "operator");
+      const operator = requireRoleAudited(ctx, "operator");
       if ((req.command === "") === (req.url === "")) {
         throw new ConnectError(
           "give either command (a process plugin) or url (a running plugin)",
@@ -195,7 +217,7 @@ export function registerAdminService(
       });
     },
     async removePlugin(req, ctx) {
-      const operator = requireRole(ctx, "operator");
+      const operator = requireRoleAudited(ctx, "operator");
       await getHost()
         .platform.remove(req.name, {
           force: req.force,
@@ -208,7 +230,7 @@ export function registerAdminService(
       return create(adminV1.RemovePluginResponseSchema, {});
     },
     async replacePlugin(req, ctx) {
-      const operator = requireRole(ctx, "operator");
+      const operator = requireRoleAudited(ctx, "operator");
       const status = await getHost()
         .platform.replace(req.name)
         .catch((error: unknown) => {
@@ -224,7 +246,7 @@ export function registerAdminService(
       });
     },
     revokeGrant(req, ctx) {
-      const operator = requireRole(ctx, "operator");
+      const operator = requireRoleAudited(ctx, "operator");
       const revoked = getHost().grants.revoke(req.grantId);
       getHost().audit("admin.revoke_grant", { operator, grant_id: req.grantId, revoked });
       return create(adminV1.RevokeGrantResponseSchema, { revoked });

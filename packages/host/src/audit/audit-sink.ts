@@ -28,11 +28,18 @@ export function createJsonLinesAuditSink(write: (line: string) => void): AuditSi
 }
 
 /**
+ * Records one audit event: what happened and its facts (never secrets; the
+ * auditor redacts credential-like fields anyway).
+ * @private
+ */
+export type AuditFunction = (event: string, fields?: Record<string, unknown>) => void;
+
+/**
  * Builds an audit function over a sink: adds the time and redacts
  * credential-like fields.
  * @private
  */
-export function createAuditor(sink: AuditSink, now: () => number) {
+export function createAuditor(sink: AuditSink, now: () => number): AuditFunction {
   return (event: string, fields: Record<string, unknown> = {}) => {
     sink({ ...redact(fields), time: new Date(now()).toISOString(), event });
   };

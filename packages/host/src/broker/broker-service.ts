@@ -7,6 +7,7 @@ import {
   RequestCapabilityResponseSchema,
 } from "@cpg/protocol";
 import { satisfiesMinVersion } from "@cpg/validation";
+import type { AuditFunction } from "../audit/audit-sink.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { AllowListPolicy } from "../policy/allow-list-policy.js";
 import { callerIdentity } from "../security/caller-identity.js";
@@ -25,6 +26,12 @@ export interface BrokerServiceOptions {
   /** Base URL of the host for grant endpoint URLs ("" when unknown: host-relative). */
   readonly hostUrl: () => string;
   readonly logger: Logger;
+  /**
+   * Audits `capability.granted` (grant id, runtime, capability type, expiry;
+   * never the grant token) and `capability.request_denied` (who, what, why).
+   * Default: none.
+   */
+  readonly audit?: AuditFunction;
 }
 
 /**
@@ -46,10 +53,18 @@ export function registerBrokerService(router: ConnectRouter, options: BrokerServ
           runtime_id: caller.runtimeId,
           capability_type: req.capabilityType,
         });
-        throw new ConnectError(
+        const denied = new ConnectError(
           `plugin "${caller.selfId}" may not use capability "${req.capabilityType}"`,
           Code.PermissionDenied,
         );
+        options.audit?.("capability.request_denied", {
+          runtime_id: caller.runtimeId,
+          self_id: caller.selfId,
+          capability_type: req.capabilityType,
+          code: "permission_denied",
+          reason: denied.rawMessage,
+        });
+        throw denied;
       }
       if (req.minVersion !== "" && !satisfiesMinVersion(capability.version, req.minVersion)) {
         throw new ConnectError(
@@ -62,6 +77,15 @@ export function registerBrokerService(router: ConnectRouter, options: BrokerServ
         runtimeId: caller.runtimeId,
         selfId: caller.selfId,
         reason: req.reason,
+      });
+      options.audit?.("capability.granted", {
+        grant_id: grant.grantId,
+        runtime_id: caller.runtimeId,
+        self_id: caller.selfId,
+        capability_type: req.capabilityType,
+        version: capability.version,
+        expires_at: new Date(grant.expiresAt).toISOString(),
+        requested_reason: req.reason,
       });
       options.logger.info("capability granted", {
         grant_id: grant.grantId,

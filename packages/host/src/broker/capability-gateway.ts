@@ -2,6 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import {
   Code,
+  ConnectError,
   type ConnectRouter,
   createContextValues,
   type Interceptor,
@@ -15,8 +16,9 @@ import {
   parseCapabilityRoute,
   RUNTIME_ID_HEADER,
 } from "@cpg/protocol";
+import type { AuditFunction } from "../audit/audit-sink.js";
 import type { HostEvent } from "../events/host-event.js";
-import { writeRpcError } from "../router/error-response.js";
+import { codeName, writeRpcError } from "../router/error-response.js";
 import { wireProtocolOf } from "../router/wire-protocol.js";
 import type { CapabilityGrant } from "./capability-grant.js";
 import { capabilityGrantKey } from "./capability-grant.js";
@@ -42,7 +44,60 @@ export function createCapabilityGateway(options: {
   events: EventStream<HostEvent>;
   interceptors: readonly Interceptor[];
   readMaxBytes: number;
+  /**
+   * Audits every capability call once: `capability.used` (grant id, runtime
+   * id, capability type, procedure, code, duration) when the grant was
+   * accepted, `capability.call_denied` (code and reason) when it was not.
+   * Never tokens or payloads. Default: none.
+   */
+  audit?: AuditFunction;
 }) {
+  const audit = options.audit ?? (() => {});
+  // Outermost interceptor of every capability: one `capability.used` per call, with its final code.
+  const auditUse: Interceptor = (next) => async (req) => {
+    const grant = req.contextValues.get(capabilityGrantKey);
+    const started = performance.now();
+    let recorded = false;
+    const record = (code: string) => {
+      if (recorded) return;
+      recorded = true;
+      audit("capability.used", {
+        grant_id: grant?.grantId,
+        runtime_id: grant?.runtimeId,
+        self_id: grant?.selfId,
+        capability_type: grant?.capabilityType,
+        procedure: `/${req.service.typeName}/${req.method.name}`,
+        code,
+        duration_ms: Math.round(performance.now() - started),
+      });
+    };
+    const fail = (error: unknown) => record(codeName(ConnectError.from(error).code));
+    try {
+      const res = await next(req);
+      if (!res.stream) {
+        record("ok");
+        return res;
+      }
+      const messages = res.message;
+      return {
+        ...res,
+        message: (async function* () {
+          try {
+            yield* messages;
+            record("ok");
+          } catch (error) {
+            fail(error);
+            throw error;
+          } finally {
+            record(codeName(Code.Canceled));
+          }
+        })(),
+      };
+    } catch (error) {
+      fail(error);
+      throw error;
+    }
+  };
   const adapters = new Map<string, ReturnType<typeof connectNodeAdapter>>();
   const adapterFor = (capability: HostCapability) => {
     let adapter = adapters.get(capability.type);
@@ -50,7 +105,7 @@ export function createCapabilityGateway(options: {
       adapter = connectNodeAdapter({
         routes: (router: ConnectRouter) =>
           router.service(capability.service, capability.implementation),
-        interceptors: [...options.interceptors],
+        interceptors: [auditUse, ...options.interceptors],
         readMaxBytes: options.readMaxBytes,
         contextValues(req) {
           const values = createContextValues();
@@ -89,32 +144,60 @@ export function createCapabilityGateway(options: {
       fail(Code.NotFound, "capability paths are /capabilities/{type}/{grant_id}/{procedure}");
       return;
     }
+    // A refused capability call: what it claimed (never the token), and why.
+    const deny = (code: Code, message: string, grant?: CapabilityGrant) => {
+      const claimed = req.headers[RUNTIME_ID_HEADER];
+      audit("capability.call_denied", {
+        grant_id: route.grantId,
+        runtime_id: grant?.runtimeId ?? (typeof claimed === "string" ? claimed : undefined),
+        self_id: grant?.selfId,
+        capability_type: route.capabilityType,
+        procedure: route.procedure,
+        code: codeName(code),
+        reason: message,
+      });
+      fail(code, message);
+    };
     const header = req.headers[AUTHORIZATION_HEADER];
     const token = typeof header === "string" ? parseBearer(header) : undefined;
     const grant = token === undefined ? undefined : options.grants.verify(route.grantId, token);
     if (grant === undefined) {
-      fail(Code.Unauthenticated, "invalid, expired or revoked capability grant");
+      deny(Code.Unauthenticated, "invalid, expired or revoked capability grant");
       return;
     }
     const runtimeId = req.headers[RUNTIME_ID_HEADER];
     if (typeof runtimeId === "string" && runtimeId !== grant.runtimeId) {
-      fail(Code.PermissionDenied, "this capability grant belongs to another plugin");
+      deny(Code.PermissionDenied, "this capability grant belongs to another plugin", grant);
       return;
     }
     if (grant.capabilityType !== route.capabilityType) {
-      fail(
+      deny(
         Code.PermissionDenied,
         `this grant is for capability "${grant.capabilityType}", not "${route.capabilityType}"`,
+        grant,
       );
       return;
     }
     const capability = options.capabilities.get(route.capabilityType);
+    // A call the grant allows but that reaches no capability procedure.
+    const unserved = (code: Code, message: string) => {
+      audit("capability.used", {
+        grant_id: grant.grantId,
+        runtime_id: grant.runtimeId,
+        self_id: grant.selfId,
+        capability_type: grant.capabilityType,
+        procedure: route.procedure,
+        code: codeName(code),
+        duration_ms: 0,
+      });
+      fail(code, message);
+    };
     if (capability === undefined) {
-      fail(Code.NotFound, `no capability "${route.capabilityType}" on this host`);
+      unserved(Code.NotFound, `no capability "${route.capabilityType}" on this host`);
       return;
     }
     if (!route.procedure.startsWith(`/${capability.service.typeName}/`)) {
-      fail(
+      unserved(
         Code.Unimplemented,
         `capability "${route.capabilityType}" has no procedure ${route.procedure}`,
       );

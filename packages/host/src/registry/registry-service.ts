@@ -12,6 +12,7 @@ import {
   UnregisterServiceResponseSchema,
   WatchServiceEventSchema,
 } from "@cpg/protocol";
+import type { AuditFunction } from "../audit/audit-sink.js";
 import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
@@ -38,6 +39,12 @@ export interface RegistryServiceOptions {
   /** Aborts at host shutdown: ends every watch stream. */
   readonly stop: AbortSignal;
   readonly logger: Logger;
+  /**
+   * Audits refusals: `registration.denied`, `unregistration.denied` (a
+   * registration of another plugin) and `discovery.denied`, each with who
+   * (`runtime_id`, `self_id`), what and why. Default: none.
+   */
+  readonly audit?: AuditFunction;
 }
 
 /**
@@ -50,6 +57,7 @@ export function registerRegistryService(
   options: RegistryServiceOptions,
 ): void {
   const { registry, identities, logger } = options;
+  const audit = options.audit ?? (() => {});
 
   const endpoint = (r: Registration) => {
     const metadata = { ...r.metadata };
@@ -62,28 +70,52 @@ export function registerRegistryService(
     });
   };
 
-  const mayDiscover = (caller: RuntimeIdentity, serviceType: string) => {
+  const mayDiscover = (caller: RuntimeIdentity, serviceType: string, procedure: string) => {
     // A plugin may always find what it declared it requires.
     if (
       !caller.requires.includes(serviceType) &&
       !options.discoveryPolicy.allows(caller, serviceType)
     ) {
-      throw new ConnectError(
+      const denied = new ConnectError(
         `plugin "${caller.selfId}" may not discover service type "${serviceType}"`,
         Code.PermissionDenied,
       );
+      audit("discovery.denied", {
+        runtime_id: caller.runtimeId,
+        self_id: caller.selfId,
+        service_type: serviceType,
+        procedure,
+        code: "permission_denied",
+        reason: denied.rawMessage,
+      });
+      throw denied;
     }
   };
 
   router.service(ServiceRegistryService, {
     registerService(req, ctx) {
       const caller = callerIdentity(identities, ctx);
-      const registration = registry.register(caller, {
-        serviceType: req.serviceType,
-        version: req.version,
-        endpointPath: req.endpointPath,
-        metadata: req.metadata,
-      });
+      let registration: Registration;
+      try {
+        registration = registry.register(caller, {
+          serviceType: req.serviceType,
+          version: req.version,
+          endpointPath: req.endpointPath,
+          metadata: req.metadata,
+        });
+      } catch (error) {
+        if (error instanceof ConnectError && error.code === Code.PermissionDenied) {
+          audit("registration.denied", {
+            runtime_id: caller.runtimeId,
+            self_id: caller.selfId,
+            service_type: req.serviceType,
+            version: req.version,
+            code: "permission_denied",
+            reason: error.rawMessage,
+          });
+        }
+        throw error;
+      }
       logger.info("service registered", {
         registration_id: registration.id,
         runtime_id: caller.runtimeId,
@@ -94,6 +126,19 @@ export function registerRegistryService(
     },
     unregisterService(req, ctx) {
       const caller = callerIdentity(identities, ctx);
+      const target = registry.get(req.registrationId);
+      if (target !== undefined && target.runtimeId !== caller.runtimeId) {
+        // The caller gets not_found (ids cannot be probed); the audit log says why.
+        audit("unregistration.denied", {
+          runtime_id: caller.runtimeId,
+          self_id: caller.selfId,
+          registration_id: target.id,
+          service_type: target.serviceType,
+          owner_runtime_id: target.runtimeId,
+          code: "not_found",
+          reason: "only the registering plugin may unregister a registration",
+        });
+      }
       const registration = registry.unregister(req.registrationId, caller);
       logger.info("service unregistered", {
         registration_id: registration.id,
@@ -104,7 +149,7 @@ export function registerRegistryService(
     },
     discoverService(req, ctx) {
       const caller = callerIdentity(identities, ctx);
-      mayDiscover(caller, req.serviceType);
+      mayDiscover(caller, req.serviceType, "DiscoverService");
       const candidates = registry.routable(req.serviceType, req.minVersion);
       if (candidates.length === 0) {
         throw new ConnectError(
@@ -126,7 +171,7 @@ export function registerRegistryService(
     },
     async *watchService(req, ctx) {
       const caller = callerIdentity(identities, ctx);
-      mayDiscover(caller, req.serviceType);
+      mayDiscover(caller, req.serviceType, "WatchService");
       for await (const status of options.watches.watch(
         req.serviceType,
         AbortSignal.any([ctx.signal, options.stop]),

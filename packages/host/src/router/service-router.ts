@@ -18,6 +18,12 @@ import type { HostEvent } from "../events/host-event.js";
 import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
+import {
+  type HostSpan,
+  type HostTracer,
+  parentTraceparent,
+  TRACEPARENT_HEADER,
+} from "../observability/host-tracer.js";
 import type { Registration } from "../registry/registration.js";
 import type { ServiceRegistry } from "../registry/service-registry.js";
 import { verifyRuntimeCredentials } from "../security/runtime-token-authenticator.js";
@@ -50,6 +56,8 @@ export interface ServiceRouterOptions {
   readonly outlierThreshold: number;
   /** The request handler of an in-memory provider (base URL `memory://<runtime id>`). */
   readonly inMemoryHandler: (runtimeId: string) => NodeRequestHandler | undefined;
+  /** Starts a span per routed call (refusals included); see {@link HostTracer}. */
+  readonly tracer?: HostTracer;
 }
 
 /**
@@ -175,7 +183,15 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
     const started = performance.now();
     const contentType = req.headers["content-type"];
     const protocol: WireProtocol = wireProtocolOf(contentType);
+    let span: HostSpan | undefined;
+    // Ends the span once, with the first code known.
+    const endSpan = (code: string) => {
+      const s = span;
+      span = undefined;
+      s?.end(code);
+    };
     const fail = (code: Code, message: string) => {
+      endSpan(codeName(code));
       writeRpcError(res, protocol, code, message, contentType);
     };
     const end = options.drain.enter();
@@ -190,6 +206,11 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       fail(Code.NotFound, "router paths are /services/{type}/{provider}/{procedure}");
       return;
     }
+    span = options.tracer?.startSpan(
+      `route ${parsed.serviceType}`,
+      { service_type: parsed.serviceType, procedure: parsed.rest },
+      parentTraceparent(req.headers[TRACEPARENT_HEADER]),
+    );
 
     let caller: RuntimeIdentity;
     try {
@@ -214,6 +235,7 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       fail(e.code, e.rawMessage);
       return;
     }
+    span?.setAttribute("caller_self_id", caller.selfId);
     const { serviceType } = parsed;
     const providerId =
       registry.find(serviceType, parsed.providerId) === undefined
@@ -258,6 +280,8 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       ? (req.url ?? "").slice((req.url ?? "").indexOf("?"))
       : "";
     const path = joinProviderPath(registration.endpointPath, parsed.rest);
+    span?.setAttribute("provider_self_id", identities.get(providerId)?.selfId ?? "unknown");
+    span?.setAttribute("procedure", path);
 
     logger.debug("routing call", {
       caller_id: caller.runtimeId,
@@ -276,6 +300,9 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       headers[name] = value;
     }
     if (protocol === "grpc") headers.te = "trailers";
+    // The provider's span is a child of the router's when the tracer says so.
+    const traceparent = span?.traceparent?.();
+    if (traceparent) headers[TRACEPARENT_HEADER] = traceparent;
 
     let finished = false;
     let code = "ok";
@@ -290,6 +317,7 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
     const complete = () => {
       if (finished) return;
       finished = true;
+      endSpan(code);
       events.emit({
         type: "route.completed",
         callerId: caller.runtimeId,
