@@ -306,6 +306,7 @@ export function createHost(options: HostOptions = {}): Host {
   const serviceRouter = createServiceRouter({
     ...(routerTracer ? { tracer: routerTracer } : {}),
     inMemoryHandler: (runtimeId) => inMemoryRuntimes.get(runtimeId),
+    audit,
     registry,
     identities,
     health,

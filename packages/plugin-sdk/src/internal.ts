@@ -13,7 +13,7 @@ export type { ServingState, ServingStatusRegistry } from "./health/serving-statu
 export { createServingStatusRegistry } from "./health/serving-status.js";
 export type { Drain, DrainOptions } from "./server/drain.js";
 export { createDrain } from "./server/drain.js";
-export { sanitizeErrorMetadata } from "./server/error-metadata.js";
+export { CONNECTION_HEADERS, sanitizeErrorMetadata } from "./server/error-metadata.js";
 export type {
   ListenerTlsOptions,
   NodeListener,

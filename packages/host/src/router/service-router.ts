@@ -5,7 +5,12 @@ import * as httpsClient from "node:https";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { attachPeerCertificate } from "@cpg/auth/node";
 import type { Logger } from "@cpg/plugin-sdk";
-import type { Drain, EventStream, NodeRequestHandler } from "@cpg/plugin-sdk/internal";
+import {
+  CONNECTION_HEADERS,
+  type Drain,
+  type EventStream,
+  type NodeRequestHandler,
+} from "@cpg/plugin-sdk/internal";
 import {
   AUTHORIZATION_HEADER,
   CALLER_ID_HEADER,
@@ -58,6 +63,8 @@ export interface ServiceRouterOptions {
   readonly inMemoryHandler: (runtimeId: string) => NodeRequestHandler | undefined;
   /** Starts a span per routed call (refusals included); see {@link HostTracer}. */
   readonly tracer?: HostTracer;
+  /** Records security events (refused caller credentials). Default: none. */
+  readonly audit?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 /**
@@ -97,14 +104,7 @@ const DROPPED_REQUEST_HEADERS = new Set([
   "grpc-timeout",
 ]);
 
-const DROPPED_RESPONSE_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
+const DROPPED_RESPONSE_HEADERS = new Set(CONNECTION_HEADERS);
 
 function forwardedHeaders(req: Request): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -232,6 +232,13 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       );
     } catch (error) {
       const e = ConnectError.from(error);
+      options.audit?.("auth.failed", {
+        where: "router",
+        procedure: req.url ?? "",
+        claimed_runtime_id: req.headers[RUNTIME_ID_HEADER] ?? "",
+        client_address: req.socket?.remoteAddress ?? "",
+        reason: e.rawMessage,
+      });
       fail(e.code, e.rawMessage);
       return;
     }

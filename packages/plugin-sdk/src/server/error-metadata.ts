@@ -1,8 +1,11 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 
-// Headers that belong to one HTTP connection and must never be sent on
-// another (HTTP/2 forbids them outright).
-const CONNECTION_HEADERS = [
+/**
+ * Headers that belong to one HTTP connection and must never be sent on
+ * another (HTTP/2 forbids them outright).
+ * @private
+ */
+export const CONNECTION_HEADERS: readonly string[] = [
   "connection",
   "keep-alive",
   "proxy-connection",
