@@ -355,7 +355,7 @@ export function createHost(options: HostOptions = {}): Host {
       logger,
       audit,
     });
-    registerLifecycleService(router, health, logger);
+    registerLifecycleService(router, health, identities, logger);
     registerBrokerService(router, brokerOptions);
     registerAdminService(router, () => host, eventLog, stopWatches.signal);
     registerRegistryService(router, {

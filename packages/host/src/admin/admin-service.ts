@@ -6,6 +6,7 @@ import { getClientAddress } from "@cpg/ratelimit";
 import type { Host } from "../host.js";
 import { isHostError } from "../host-error.js";
 import type { ManagedPluginStatus } from "../platform/platform.js";
+import { linkedSignal } from "../registry/linked-signal.js";
 import { codeName } from "../router/error-response.js";
 import type { EventLog } from "./event-log.js";
 import { OPERATOR_PROVIDER, type OperatorRole } from "./operator-authenticator.js";
@@ -158,7 +159,8 @@ export function registerAdminService(
     },
     async *watchEvents(req, ctx) {
       requireRoleAudited(ctx, "viewer");
-      const signal = AbortSignal.any([ctx.signal, stop]);
+      const linked = linkedSignal([ctx.signal, stop]);
+      const signal = linked.signal;
       // A slow reader keeps at most 1,000 pending events; older ones are dropped.
       const queue = events.recent(Math.max(0, Math.min(req.backlog, 500)));
       let wake: (() => void) | undefined;
@@ -190,6 +192,7 @@ export function registerAdminService(
       } finally {
         unsubscribe();
         signal.removeEventListener("abort", onAbort);
+        linked.dispose();
       }
     },
     async addPlugin(req, ctx) {

@@ -1,8 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { getAuthContext } from "@cpg/auth";
+import type { ConnectRouter } from "@connectrpc/connect";
 import type { Logger } from "@cpg/plugin-sdk";
 import { PluginLifecycle, ReportHealthResponseSchema } from "@cpg/protocol";
+import type { RuntimeIdentities } from "../identity/runtime-identities.js";
+import { callerIdentity } from "../security/caller-identity.js";
 import type { PluginHealthTable } from "./plugin-health.js";
 
 /**
@@ -14,20 +15,20 @@ import type { PluginHealthTable } from "./plugin-health.js";
 export function registerLifecycleService(
   router: ConnectRouter,
   health: PluginHealthTable,
+  identities: RuntimeIdentities,
   logger: Logger,
 ): void {
   router.service(PluginLifecycle, {
     reportHealth(req, ctx) {
-      const auth = getAuthContext(ctx.values);
-      if (auth === undefined) {
-        throw new ConnectError("ReportHealth needs a runtime identity", Code.Unauthenticated);
-      }
-      health.report(auth.identity, {
+      // Only a plugin's own runtime token may report its health: operator
+      // credentials are authenticated too, but they are nobody's health.
+      const caller = callerIdentity(identities, ctx);
+      health.report(caller.runtimeId, {
         state: req.state,
         reason: req.reason,
         unavailableDependencies: [...req.unavailableDependencies],
       });
-      logger.debug("health reported", { runtime_id: auth.identity, state: req.state });
+      logger.debug("health reported", { runtime_id: caller.runtimeId, state: req.state });
       return create(ReportHealthResponseSchema, {});
     },
   });

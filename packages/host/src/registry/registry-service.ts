@@ -18,6 +18,7 @@ import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
 import type { AllowListPolicy } from "../policy/allow-list-policy.js";
 import { callerIdentity } from "../security/caller-identity.js";
+import { linkedSignal } from "./linked-signal.js";
 import type { Registration } from "./registration.js";
 import type { Selector } from "./selection-strategy.js";
 import type { ServiceRegistry } from "./service-registry.js";
@@ -172,15 +173,17 @@ export function registerRegistryService(
     async *watchService(req, ctx) {
       const caller = callerIdentity(identities, ctx);
       mayDiscover(caller, req.serviceType, "WatchService");
-      for await (const status of options.watches.watch(
-        req.serviceType,
-        AbortSignal.any([ctx.signal, options.stop]),
-      )) {
-        yield create(WatchServiceEventSchema, {
-          serviceType: req.serviceType,
-          state: status.state,
-          ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
-        });
+      const linked = linkedSignal([ctx.signal, options.stop]);
+      try {
+        for await (const status of options.watches.watch(req.serviceType, linked.signal)) {
+          yield create(WatchServiceEventSchema, {
+            serviceType: req.serviceType,
+            state: status.state,
+            ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
+          });
+        }
+      } finally {
+        linked.dispose();
       }
     },
   });
