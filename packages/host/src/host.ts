@@ -27,7 +27,9 @@ import {
   BROKER_PATH_PREFIX,
   CAPABILITIES_PATH_PREFIX,
   CapabilitySchema,
+  PluginInfoSchema,
   SERVICES_PATH_PREFIX,
+  serviceEndpointUrl,
 } from "@cpg/protocol";
 import { attachClientAddress, createRateLimiter } from "@cpg/ratelimit";
 import { createValidationInterceptor } from "@cpg/validation";
@@ -188,7 +190,6 @@ export function createHost(options: HostOptions = {}): Host {
   const drain = createDrain();
   // Ends long-lived watch streams at shutdown, after they saw NOT_SERVING.
   const stopWatches = new AbortController();
-  const plugins: PluginInfo[] = [];
   // Recent events for the admin API (dashboard): routes, health, registry, audit.
   const eventLog = createEventLog(500);
   events.subscribe((event) => {
@@ -345,7 +346,7 @@ export function createHost(options: HostOptions = {}): Host {
       serverVersion: opts.serverVersion,
       identities,
       capabilities: advertisedCapabilities,
-      plugins: () => plugins,
+      plugins: () => advertisedPlugins(),
       replay: replayGuard,
       onIssued(identity, requestHeader) {
         const ticket = requestHeader.get(IN_MEMORY_TICKET_HEADER);
@@ -459,6 +460,25 @@ export function createHost(options: HostOptions = {}): Host {
   }
 
   let platform!: Platform;
+
+  // The managed plugins, as the handshake's `plugins` list describes them.
+  const advertisedPlugins = (): PluginInfo[] =>
+    platform.list().flatMap((managed) => {
+      const identity = managed.runtimeId ? identities.get(managed.runtimeId) : undefined;
+      if (identity === undefined) return [];
+      return [
+        create(PluginInfoSchema, {
+          name: managed.name,
+          version: identity.selfVersion,
+          provides: registry.byRuntime(identity.runtimeId).map((r) => ({
+            type: r.serviceType,
+            version: r.version,
+            path: serviceEndpointUrl(r.serviceType, r.runtimeId),
+          })),
+          requires: identity.requires.map((type) => ({ type })),
+        }),
+      ];
+    });
 
   const host: Host = {
     events,

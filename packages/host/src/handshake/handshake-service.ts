@@ -36,7 +36,7 @@ export interface HandshakeServiceOptions {
   readonly identities: RuntimeIdentities;
   /** Capabilities advertised in `host_capabilities`. */
   readonly capabilities: () => readonly Capability[];
-  /** Plugins advertised in `plugins`. */
+  /** Plugins advertised in `plugins` (narrowed by `requested_plugins`). */
   readonly plugins: () => readonly PluginInfo[];
   /** Replay protection of handshakes. */
   readonly replay: ReplayGuard;
@@ -146,7 +146,10 @@ export function registerHandshakeService(router: ConnectRouter, options: Handsha
     return create(HandshakeResponseSchema, {
       coreProtocolVersion: CORE_PROTOCOL_VERSION,
       appProtocolVersion: appVersion,
-      plugins: [...options.plugins()],
+      // Go's requested_plugins narrows the list to the names asked for.
+      plugins: options
+        .plugins()
+        .filter((p) => req.requestedPlugins.length === 0 || req.requestedPlugins.includes(p.name)),
       serverMetadata: { [SERVER_VERSION_METADATA_KEY]: options.serverVersion },
       hostCapabilities: [...options.capabilities()],
       runtimeId,

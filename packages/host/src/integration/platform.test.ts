@@ -14,7 +14,7 @@ import type { Host } from "../host.js";
 import { isHostError } from "../host-error.js";
 import type { ManagedPluginSpec } from "../platform/managed-plugin-spec.js";
 import { startNode } from "../test-support/child-process.js";
-import { testHost } from "../test-support/test-host.js";
+import { handshakeClient, handshakeRequest, testHost } from "../test-support/test-host.js";
 
 const fixture = fileURLToPath(new URL("./fixtures/platform-plugin.mjs", import.meta.url));
 const hostFixture = fileURLToPath(new URL("./fixtures/host-with-plugins.mjs", import.meta.url));
@@ -292,5 +292,33 @@ describe("platform", () => {
     stopped = host!.identities.get(status.runtimeId!) === undefined;
     expect(stopped).toBe(true);
     expect(host!.registry.providers("memo")).toEqual([]);
+  });
+});
+
+describe("the handshake's plugins list", () => {
+  it("describes the managed plugins, narrowed by requested_plugins", async () => {
+    host = testHost();
+    const { url } = await host.listen();
+    await host.platform.start([
+      processSpec("kv"),
+      processSpec("cache", { type: "cache", requires: "kv" }),
+    ]);
+    const client = handshakeClient(createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+    const all = await client.handshake(handshakeRequest({ selfId: "" }));
+    expect(
+      all.plugins.map((p) => [
+        p.name,
+        p.provides.map((d) => d.type),
+        p.requires.map((d) => d.type),
+      ]),
+    ).toEqual([
+      ["kv", ["kv"], []],
+      ["cache", ["cache"], ["kv"]],
+    ]);
+    expect(all.plugins[0]!.provides[0]!.path).toMatch(/^\/services\/kv\/kv-[0-9a-f]{16}$/);
+    const some = await client.handshake(
+      handshakeRequest({ selfId: "", requestedPlugins: ["cache"] }),
+    );
+    expect(some.plugins.map((p) => p.name)).toEqual(["cache"]);
   });
 });
