@@ -227,6 +227,30 @@ describe("platform", () => {
     expect(host.registry.providers("sandboxed")).toHaveLength(1);
   });
 
+  it("gives up after maxRestarts crashes", async () => {
+    host = testHost({ platform: { restartBackoffMs: 20, maxRestarts: 1 } });
+    await host.listen();
+    await host.platform.add(processSpec("fragile"));
+    const first = host.platform.get("fragile")!;
+    process.kill(first.pid!, "SIGKILL");
+    await waitFor(
+      () =>
+        host!.platform.get("fragile")?.restarts === 1 &&
+        host!.platform.get("fragile")?.state === "running",
+      {
+        timeoutMs: 15_000,
+        description: "first restart",
+      },
+    );
+    process.kill(host.platform.get("fragile")!.pid!, "SIGKILL");
+    await waitFor(() => host!.platform.get("fragile")?.state === "failed", {
+      timeoutMs: 15_000,
+      description: "failed",
+    });
+    expect(host.platform.get("fragile")).toMatchObject({ restarts: 1, runtimeId: undefined });
+    expect(host.registry.providers("fragile")).toEqual([]);
+  });
+
   it("leaves no plugin process behind when the host is killed", async () => {
     const p = startNode(hostFixture);
     try {
