@@ -9,6 +9,8 @@
  * @packageDocumentation
  */
 
+export type { StartProcessOptions, TestProcess } from "./child-process.js";
+export { startProcess } from "./child-process.js";
 export type { AnyHttpServer, TestServer } from "./node-test-server.js";
 export { listenOnFreePort } from "./node-test-server.js";
 export type {

@@ -58,7 +58,7 @@ describe.skipIf(skip)(
     let hostUrl: string;
     let tsEcho: Plugin;
     let caller: Plugin;
-    let python: (TestProcess & { readonly stderr: string[] }) | undefined;
+    let python: TestProcess | undefined;
     let pythonId: string;
     let pythonPort: number;
 
