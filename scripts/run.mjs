@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Entry point of `npm test` and `npm run demo` on a machine that has only Node
+// Entry point of `npm test`, `npm run demo` and `npm run bench` on a machine that has only Node
 // and npm: installs the pinned pnpm locally (no global install, no corepack),
 // installs the workspace, then runs the requested task through turbo.
 //
 //   node scripts/run.mjs test   build, typecheck, lint, test, package checks
 //   node scripts/run.mjs demo   build and start the demo host with its plugins
+//   node scripts/run.mjs bench  build, then run every benchmark (bench/run.mjs)
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -114,6 +115,21 @@ switch (task) {
     process.exit(run("pnpm", ["--filter", "@cpg/demo-host", "start"]));
     break;
   }
+  case "bench": {
+    if (
+      run("pnpm", [
+        "turbo",
+        "run",
+        "build",
+        "--filter=@cpg/bench...",
+        "--output-logs=errors-only",
+      ]) !== 0
+    ) {
+      fail("build failed");
+    }
+    process.exit(run("node", ["bench/run.mjs", ...process.argv.slice(3)]));
+    break;
+  }
   default:
-    fail(`unknown task ${JSON.stringify(task)}; use "test" or "demo"`);
+    fail(`unknown task ${JSON.stringify(task)}; use "test", "demo" or "bench"`);
 }

@@ -2,7 +2,7 @@
 // one core (the synchronous take), measured side by side with a bare
 // Map-based token bucket as the reference, and their ratio.
 //
-//   pnpm --filter @cpg/ratelimit run build && pnpm --filter @cpg/bench run bench
+//   pnpm bench   (or: node bench/run.mjs ratelimit)
 //
 // Rates are per second of CPU time of the measuring process (one core), which
 // other load on the machine disturbs less than wall time.
@@ -13,10 +13,12 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createRateLimiter, monotonicClock } from "@cpg/ratelimit";
+import { report } from "../lib/report.mjs";
+import { formatRate, formatRatio, median } from "../lib/stats.mjs";
 
 const KEYS = 10_000;
-const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 20_000_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 10_000_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 // Buckets that never run dry, so every decision takes the grant path (the
 // one that writes the bucket).
 const RATE = 1e12;
@@ -106,19 +108,22 @@ if (only >= 0) {
       results[name].push(Number(out.trim()));
     }
   }
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const reference = median(results.reference);
-  console.log(
-    `@cpg/ratelimit in-memory limiter: ${KEYS} keys, ${DECISIONS.toLocaleString("en")} decisions per round, ` +
-      `median of ${ROUNDS} rounds, node ${process.version}`,
-  );
-  console.log(`${"subject".padEnd(40)}${"decisions/s".padStart(14)}${"vs reference".padStart(15)}`);
-  for (const [name, { label }] of Object.entries(subjects)) {
+  const method =
+    `${KEYS.toLocaleString("en")} keys, ${DECISIONS.toLocaleString("en")} decisions per round in a fresh process, ` +
+    `per second of CPU time, median of ${ROUNDS} interleaved rounds`;
+  const rows = Object.entries(subjects).map(([name, { label }]) => {
     const rate = median(results[name]);
-    console.log(
-      `${label.padEnd(40)}${`${(rate / 1e6).toFixed(2)} M`.padStart(14)}${`${(rate / reference).toFixed(2)}x`.padStart(15)}`,
-    );
-  }
-  const take = median(results.take);
-  console.log(`target >= 10 M decisions/s for limiter.take: ${take >= 10e6 ? "met" : "NOT met"}`);
+    return {
+      name: label,
+      value: `${formatRate(rate)} (${formatRatio(rate / reference)} of reference)`,
+      ...(name === "take" ? { target: ">= 10 M/s", met: rate >= 10e6 } : {}),
+      method,
+    };
+  });
+  report({
+    section: "Rate-limit decisions (@cpg/ratelimit, in memory, one core)",
+    rows,
+    results: { ratelimit_decisions_per_s: Math.round(median(results.take)) },
+  });
 }
