@@ -27,7 +27,12 @@ export type { PluginOptions, RequiredService } from "./plugin-options.js";
 export type { ProvidedService, ServiceDeclarationInfo } from "./provided-service.js";
 export { defaultServiceType, provide } from "./provided-service.js";
 export type { RunPluginOptions } from "./run-plugin.js";
-export { PARENT_WATCH_ENV, runPlugin } from "./run-plugin.js";
+export {
+  PARENT_WATCH_ENV,
+  PORT_ANNOUNCE_ENV,
+  PORT_ANNOUNCE_PREFIX,
+  runPlugin,
+} from "./run-plugin.js";
 export type { ListenerTlsOptions } from "./server/node-listener.js";
 
 // Resilience

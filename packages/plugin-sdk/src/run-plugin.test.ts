@@ -8,7 +8,13 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import { silentLogger } from "./logging/logger.js";
 import type { Plugin } from "./plugin.js";
 import { isPluginError, type PluginError } from "./plugin-error.js";
-import { PARENT_WATCH_ENV, type RunPluginOptions, runPlugin } from "./run-plugin.js";
+import {
+  PARENT_WATCH_ENV,
+  PORT_ANNOUNCE_ENV,
+  PORT_ANNOUNCE_PREFIX,
+  type RunPluginOptions,
+  runPlugin,
+} from "./run-plugin.js";
 import { type NodeProcess, startNode } from "./test-support/child-process.js";
 import { type FakeHost, startFakeHost } from "./test-support/fake-host.js";
 
@@ -46,6 +52,7 @@ describe("runPlugin in process", () => {
     vi.stubEnv("HOST_URL", "");
     vi.stubEnv("PORT", "");
     vi.stubEnv("CPG_LAUNCH_SECRET", "");
+    vi.stubEnv(PORT_ANNOUNCE_ENV, "");
     signalListeners = {
       SIGTERM: process.listeners("SIGTERM"),
       SIGINT: process.listeners("SIGINT"),
@@ -96,6 +103,55 @@ describe("runPlugin in process", () => {
     const port = await freePort();
     vi.stubEnv("PORT", "1");
     expect((await run({ port })).url).toBe(`http://127.0.0.1:${port}`);
+  });
+
+  // What runPlugin writes on stdout while `action` runs (the writes are swallowed).
+  async function stdoutOf(action: () => Promise<unknown>) {
+    const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      await action();
+      return write.mock.calls.map(([chunk]) => String(chunk));
+    } finally {
+      write.mockRestore();
+    }
+  }
+  const announcements = (writes: string[]) =>
+    writes.filter((w) => w.startsWith(`${PORT_ANNOUNCE_PREFIX} `));
+
+  it(`with ${PORT_ANNOUNCE_ENV}=stdout, listens on a port the OS picks (not PORT) and announces it in one line`, async () => {
+    const port = await freePort();
+    vi.stubEnv("PORT", String(port));
+    vi.stubEnv(PORT_ANNOUNCE_ENV, "stdout");
+    let plugin: Plugin | undefined;
+    const writes = await stdoutOf(async () => {
+      plugin = await run();
+    });
+    const bound = Number(new URL(plugin!.url!).port);
+    expect(bound).not.toBe(port);
+    expect(announcements(writes)).toEqual([`CPG_PLUGIN_LISTENING 127.0.0.1:${bound}\n`]);
+    // Consumed: the plugin's own child processes do not inherit it.
+    expect(process.env[PORT_ANNOUNCE_ENV]).toBeUndefined();
+  });
+
+  it(`with ${PORT_ANNOUNCE_ENV}=stdout-fixed, listens on PORT and announces it; without it, announces nothing`, async () => {
+    const port = await freePort();
+    vi.stubEnv("PORT", String(port));
+    vi.stubEnv(PORT_ANNOUNCE_ENV, "stdout-fixed");
+    const fixed = await stdoutOf(() => run());
+    expect(announcements(fixed)).toEqual([`CPG_PLUGIN_LISTENING 127.0.0.1:${port}\n`]);
+    expect(plugins[0]!.url).toBe(`http://127.0.0.1:${port}`);
+    vi.stubEnv("PORT", "0");
+    vi.stubEnv(PORT_ANNOUNCE_ENV, "");
+    expect(announcements(await stdoutOf(() => run()))).toEqual([]);
+  });
+
+  it(`refuses an unknown ${PORT_ANNOUNCE_ENV} with invalid_config`, async () => {
+    vi.stubEnv(PORT_ANNOUNCE_ENV, "fd:3");
+    const error = await run().catch((e: unknown) => e);
+    expect(isPluginError(error) && [error.code, error.message]).toEqual([
+      "invalid_config",
+      'CPG_PORT_ANNOUNCE must be "stdout" or "stdout-fixed", got "fd:3"',
+    ]);
   });
 
   it("with HOST_URL, joins that host before returning", async () => {
@@ -248,6 +304,24 @@ describe("runPlugin as a process (built package)", () => {
     const control = createClient(PluginControl, connect(url as string));
     expect((await control.getHealth({})).state).toBe(HealthState.HEALTHY);
     await control.shutdown({ reason: "done" });
+    expect(await p.exited).toBe(0);
+  });
+
+  it(`with ${PORT_ANNOUNCE_ENV}=stdout, announces its port on stdout exactly once, as soon as it listens`, async () => {
+    const port = await freePort();
+    const p = start({ PORT: String(port), [PORT_ANNOUNCE_ENV]: "stdout" });
+    const url = (await p.event("listening")).url as string;
+    const bound = Number(new URL(url).port);
+    expect(bound).not.toBe(port);
+    // Before runPlugin returned (the fixture's "listening" event), and only once.
+    expect(p.lines.filter((l) => l.startsWith(PORT_ANNOUNCE_PREFIX))).toEqual([
+      `CPG_PLUGIN_LISTENING 127.0.0.1:${bound}`,
+    ]);
+    expect(p.lines.indexOf(`CPG_PLUGIN_LISTENING 127.0.0.1:${bound}`)).toBeLessThan(
+      p.lines.findIndex((l) => l.includes('"listening"')),
+    );
+    expect(await refused(port)).toBe(true);
+    p.child.kill("SIGTERM");
     expect(await p.exited).toBe(0);
   });
 

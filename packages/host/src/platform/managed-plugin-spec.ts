@@ -23,7 +23,8 @@ export interface RequiredServiceSpec {
  * How a managed plugin runs.
  *
  * - `process`: a child process the host starts from an absolute binary path
- *   (e.g. `/usr/bin/node` with the script in `args`), with `PORT` set.
+ *   (e.g. `/usr/bin/node` with the script in `args`), with `PORT` set. A
+ *   plugin that only reads `PORT` (a Go plugin) needs `portHandoff: "env"`.
  * - `in-memory`: an `@cpg/plugin-sdk` plugin in the host process, reached
  *   without sockets.
  * - `remote`: an already running plugin at `url` (managed model).
@@ -39,8 +40,41 @@ export type LaunchStrategy =
       readonly env?: Readonly<Record<string, string>>;
       /** Working directory. Default: the host's. */
       readonly cwd?: string;
-      /** Port to give the plugin; 0 picks a free one. Default: 0. */
+      /**
+       * Port to give the plugin; 0 picks a free one. With `portHandoff`
+       * `"announce"`, a fixed port is checked against the port the plugin
+       * announces. Default: 0.
+       */
       readonly port?: number;
+      /**
+       * How the host learns the plugin's port.
+       *
+       * - `"announce"`: the host sets `CPG_PORT_ANNOUNCE` (`stdout`, or
+       *   `stdout-fixed` with a fixed `port`); the plugin listens on a port of
+       *   its own choosing (or the fixed one) on 127.0.0.1 and writes
+       *   `CPG_PLUGIN_LISTENING 127.0.0.1:<port>` on stdout. The host reads
+       *   only the first such line of the child's own stdout pipe and never
+       *   connects to a port the plugin did not announce, so no other local
+       *   process can pose as the plugin. `runPlugin` from `@cpg/plugin-sdk`
+       *   does this. `PORT` is still set, but the host does not use it. A
+       *   plugin that does not announce within `readyTimeoutMs` fails to
+       *   launch (`launch_failed`, naming this option) and is killed.
+       * - `"env"`: the connect-plugin-go convention, for plugins that only
+       *   read `PORT` (Go plugins, SDK plugins older than the announcement):
+       *   the host connects to `PORT`. Residual race (audit finding M-3): the
+       *   host picks a free port, releases it, then hands it over; a local
+       *   process that binds it in between (or holds a fixed `port`) and
+       *   answers `PluginControl` is sent the launch secret and a runtime
+       *   identity. Use it only where every local process is trusted.
+       *
+       * Default: `"announce"`.
+       *
+       * @example
+       * ```ts
+       * { kind: "process", command: "/opt/plugins/billing", portHandoff: "env" } // a Go plugin
+       * ```
+       */
+      readonly portHandoff?: "announce" | "env";
       /**
        * Run a Node plugin under Node's permission model: `--permission` with
        * read access to these paths (and nothing else: no writes, no child
