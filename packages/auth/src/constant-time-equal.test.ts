@@ -15,6 +15,31 @@ describe("constantTimeEqual", () => {
     expect(constantTimeEqual("é", "e")).toBe(false);
     expect(constantTimeEqual("token-ü", "token-ü")).toBe(true);
   });
+
+  it("tells apart strings of different lengths whatever they share", () => {
+    const token = "q3J9xY0bT_k-Z8mN4pL2wR6vH1sC5dF7gA0eI9uO3tQ";
+    expect(constantTimeEqual(token, token.slice(0, -1))).toBe(false);
+    expect(constantTimeEqual(token.slice(0, -1), token)).toBe(false);
+    expect(constantTimeEqual(`${token}x`, token)).toBe(false);
+    expect(constantTimeEqual(token, `${token}${token}`)).toBe(false);
+    expect(constantTimeEqual(`${token}${token}`, token)).toBe(false);
+    expect(constantTimeEqual("aaaa", "aaa")).toBe(false);
+    expect(constantTimeEqual("aaa", "aaaa")).toBe(false);
+  });
+
+  it("finds a difference in any single position, by UTF-16 code unit", () => {
+    const token = "q3J9xY0bT_k-Z8mN4pL2wR6vH1sC5dF7gA0eI9uO3tQ";
+    expect(constantTimeEqual(Array.from(token).join(""), token)).toBe(true);
+    for (let i = 0; i < token.length; i++) {
+      const wrong = `${token.slice(0, i)}${token[i] === "A" ? "B" : "A"}${token.slice(i + 1)}`;
+      expect(constantTimeEqual(wrong, token)).toBe(false);
+      expect(constantTimeEqual(token, wrong)).toBe(false);
+    }
+    // Code units that agree in their low byte are still different.
+    expect(constantTimeEqual("\u0141", "A")).toBe(false);
+    expect(constantTimeEqual("\ud83d\ude00", "\ud83d\ude01")).toBe(false);
+    expect(constantTimeEqual("\ud83d\ude00", "\ud83d\ude00")).toBe(true);
+  });
 });
 
 /** A flat (non-rope) string, so both inputs have the same representation. */

@@ -65,6 +65,40 @@ describe("createMemoryTokenStore", () => {
     expect(store.verify("a", a.token)).toBe(a);
   });
 
+  it("rejects a token wrong in any one character, and tokens of other lengths", () => {
+    const { store } = setup();
+    const entry = store.issue("a", "A");
+    const { token } = entry;
+    for (let i = 0; i < token.length; i++) {
+      const wrong = `${token.slice(0, i)}${token[i] === "A" ? "B" : "A"}${token.slice(i + 1)}`;
+      expect(store.verify("a", wrong)).toBeUndefined();
+    }
+    // What a header parser hands over: an equal string, not the stored one.
+    expect(store.verify("a", Array.from(token).join(""))).toBe(entry);
+    expect(store.verify("a", `${token}=`)).toBeUndefined(); // Go's padded form is another token
+    expect(store.verify("a", token.slice(1))).toBeUndefined();
+    expect(store.verify("a", `${token.slice(0, -1)}\u0100`)).toBeUndefined();
+
+    const { store: short } = setup({ tokenBytes: 16 });
+    const small = short.issue("a", "A");
+    expect(small.token).toHaveLength(22);
+    expect(short.verify("a", small.token)).toBe(small);
+    expect(short.verify("a", token)).toBeUndefined();
+    expect(store.verify("a", small.token)).toBeUndefined();
+  });
+
+  it("rejects the right token once it expired or was revoked", () => {
+    const { store, clock } = setup({ ttlMs: 1000 });
+    const expiring = store.issue("expiring", "v");
+    const revoked = store.issue("revoked", "v");
+    expect(store.revoke("revoked")).toBe(true);
+    expect(store.verify("revoked", revoked.token)).toBeUndefined();
+    clock.now += 999;
+    expect(store.verify("expiring", expiring.token)).toBe(expiring);
+    clock.now += 1;
+    expect(store.verify("expiring", expiring.token)).toBeUndefined();
+  });
+
   it("expires entries after the default TTL of 24 hours, and reports them once", () => {
     const { store, clock, removed } = setup();
     const entry = store.issue("x", "v");

@@ -1,4 +1,5 @@
 import { Code, createClient } from "@connectrpc/connect";
+import { createEventStream } from "@cpg/plugin-sdk/internal";
 import { HealthState, PluginLifecycle } from "@cpg/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HostEvent } from "../events/host-event.js";
@@ -10,6 +11,7 @@ import {
   runtimeHeaders,
   testHost,
 } from "../test-support/test-host.js";
+import { createRuntimeIdentities } from "./runtime-identities.js";
 
 let host: Host;
 afterEach(() => host?.close());
@@ -98,5 +100,92 @@ describe("runtime identities", () => {
     await expect(client.handshake(handshakeRequest())).rejects.toMatchObject({
       code: Code.ResourceExhausted,
     });
+  });
+});
+
+describe("createRuntimeIdentities().verify", () => {
+  function setup() {
+    const clock = manualClock();
+    const identities = createRuntimeIdentities({
+      ttlMs: 1000,
+      maxEntries: 10,
+      now: clock.now,
+      events: createEventStream<HostEvent>(),
+      sweepIntervalMs: 0,
+    });
+    return { identities, clock };
+  }
+
+  it("returns every fact of the identity for its current token", async () => {
+    const { identities, clock } = setup();
+    const issued = await identities.issue({
+      selfId: "KV",
+      selfVersion: "1.2.0",
+      managed: true,
+      peerIdentity: "spiffe://cpg.test/kv",
+      requires: ["cache.v1.Cache"],
+    });
+    const expected = {
+      runtimeId: issued.runtimeId,
+      selfId: "KV",
+      selfVersion: "1.2.0",
+      token: issued.token,
+      expiresAt: clock.now() + 1000,
+      managed: true,
+      peerIdentity: "spiffe://cpg.test/kv",
+      requires: ["cache.v1.Cache"],
+    };
+    expect(issued).toEqual(expected);
+    // The token as a header parser hands it over: an equal string, not the stored one.
+    expect(identities.verify(issued.runtimeId, Array.from(issued.token).join(""))).toEqual(
+      expected,
+    );
+    const plain = await identities.issue({ selfId: "plain" });
+    expect(identities.verify(plain.runtimeId, plain.token)).toEqual({
+      runtimeId: plain.runtimeId,
+      selfId: "plain",
+      selfVersion: "",
+      token: plain.token,
+      expiresAt: plain.expiresAt,
+      managed: false,
+      peerIdentity: undefined,
+      requires: [],
+    });
+    identities.close();
+  });
+
+  it("rejects a token wrong in one character, of another length or of another runtime", async () => {
+    const { identities } = setup();
+    const a = await identities.issue({ selfId: "a" });
+    const b = await identities.issue({ selfId: "b" });
+    const last = a.token.length - 1;
+    for (const i of [0, 21, last]) {
+      const wrong = `${a.token.slice(0, i)}${a.token[i] === "A" ? "B" : "A"}${a.token.slice(i + 1)}`;
+      expect(identities.verify(a.runtimeId, wrong)).toBeUndefined();
+    }
+    expect(identities.verify(a.runtimeId, a.token.slice(0, last))).toBeUndefined();
+    expect(identities.verify(a.runtimeId, `${a.token}=`)).toBeUndefined();
+    expect(identities.verify(a.runtimeId, "")).toBeUndefined();
+    expect(identities.verify(a.runtimeId, b.token)).toBeUndefined();
+    expect(identities.verify("unknown", a.token)).toBeUndefined();
+    expect(identities.verify(a.runtimeId, a.token)?.selfId).toBe("a");
+    identities.close();
+  });
+
+  it("rejects the right token once it is refreshed, revoked or expired", async () => {
+    const { identities, clock } = setup();
+    const refreshed = await identities.issue({ selfId: "refreshed" });
+    const revoked = await identities.issue({ selfId: "revoked" });
+    const expiring = await identities.issue({ selfId: "expiring" });
+    const renewed = await identities.refresh(refreshed.runtimeId);
+    expect(identities.verify(refreshed.runtimeId, refreshed.token)).toBeUndefined();
+    expect(identities.verify(refreshed.runtimeId, renewed.token)?.token).toBe(renewed.token);
+    expect(identities.revoke(revoked.runtimeId)).toBe(true);
+    expect(identities.verify(revoked.runtimeId, revoked.token)).toBeUndefined();
+    clock.advance(999);
+    expect(identities.verify(expiring.runtimeId, expiring.token)).toBeDefined();
+    clock.advance(1);
+    expect(identities.verify(expiring.runtimeId, expiring.token)).toBeUndefined();
+    identities.close();
   });
 });
