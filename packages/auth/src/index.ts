@@ -38,6 +38,7 @@ export { bearerAuthenticator } from "./bearer-authenticator.js";
 export { createBearerCredentialInterceptor } from "./bearer-credential-interceptor.js";
 export { constantTimeEqual } from "./constant-time-equal.js";
 export type { CredentialSource } from "./credential-source.js";
+export { eventLoopNow } from "./event-loop-clock.js";
 export type { RandomSource } from "./generate-token.js";
 export { generateId, generateToken, systemRandomSource } from "./generate-token.js";
 export type { MemoryTokenStore, MemoryTokenStoreOptions } from "./memory-token-store.js";

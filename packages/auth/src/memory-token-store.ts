@@ -1,5 +1,5 @@
 import { AuthError } from "./auth-error.js";
-import { constantTimeEqual } from "./constant-time-equal.js";
+import { eventLoopNow } from "./event-loop-clock.js";
 import { generateToken, type RandomSource, systemRandomSource } from "./generate-token.js";
 import type {
   IssueTokenOptions,
@@ -30,7 +30,7 @@ export interface MemoryTokenStoreOptions<T> {
   readonly sweepIntervalMs?: number;
   /** Entropy of each token in bytes (16..1024). Default: 32. */
   readonly tokenBytes?: number;
-  /** The clock, in ms since the epoch. Default: `Date.now`. */
+  /** The clock, in ms since the epoch. Default: {@link eventLoopNow} (`Date.now()` read once per synchronous run). */
   readonly now?: () => number;
   /** Where token bytes come from. Default: the platform CSPRNG. */
   readonly randomSource?: RandomSource;
@@ -45,7 +45,8 @@ export interface MemoryTokenStoreOptions<T> {
 
 /**
  * The in-memory {@link TokenStore}: every method answers synchronously, and
- * `verify` is a map lookup plus a constant-time comparison.
+ * `verify` is a map lookup by the presented token (no JavaScript loop reads
+ * a secret; see the implementation for why its timing leaks nothing useful).
  */
 export interface MemoryTokenStore<T> extends TokenStore<T> {
   issue(id: string, value: T, options?: IssueTokenOptions): TokenEntry<T>;
@@ -81,6 +82,12 @@ export function createMemoryTokenStore<T = undefined>(
 ): MemoryTokenStore<T> {
   const config = resolveOptions(options);
   const entries = new Map<string, TokenEntry<T>>();
+  // The same entries keyed by their token: `verify` finds an entry by the
+  // token presented, so no JavaScript loop ever reads a secret. A Map hashes
+  // the key with a per-process random seed and compares strings only when
+  // the hashes match, so a wrong token's lookup time does not depend on how
+  // many of its leading characters are right.
+  const byToken = new Map<string, TokenEntry<T>>();
   let closed = false;
   const timer =
     config.sweepIntervalMs > 0 ? setInterval(() => sweep(), config.sweepIntervalMs) : undefined;
@@ -88,6 +95,7 @@ export function createMemoryTokenStore<T = undefined>(
 
   function remove(entry: TokenEntry<T>, reason: TokenRemovalReason): void {
     entries.delete(entry.id);
+    byToken.delete(entry.token);
     config.onRemove?.(entry, reason);
   }
 
@@ -139,13 +147,20 @@ export function createMemoryTokenStore<T = undefined>(
       const now = config.now();
       const entry = Object.freeze({ id, token, value, issuedAt: now, expiresAt: now + ttlMs });
       entries.set(id, entry);
+      if (existing !== undefined) byToken.delete(existing.token);
+      byToken.set(token, entry);
       if (existing !== undefined) config.onRemove?.(existing, "replaced");
       return entry;
     },
 
     verify(id, token) {
-      const entry = live(id);
-      return entry !== undefined && constantTimeEqual(token, entry.token) ? entry : undefined;
+      if (typeof token !== "string") return undefined;
+      const entry = byToken.get(token);
+      // Ids are not secret: comparing them directly leaks nothing.
+      if (entry === undefined || entry.id !== id) return undefined;
+      if (config.now() < entry.expiresAt) return entry;
+      remove(entry, "expired");
+      return undefined;
     },
 
     get: live,
@@ -162,6 +177,8 @@ export function createMemoryTokenStore<T = undefined>(
           : undefined;
       const entry = Object.freeze({ ...existing, ...rotated, expiresAt: now + ttlMs });
       entries.set(id, entry);
+      byToken.delete(existing.token);
+      byToken.set(entry.token, entry);
       return entry;
     },
 
@@ -194,6 +211,7 @@ export function createMemoryTokenStore<T = undefined>(
       closed = true;
       if (timer !== undefined) clearInterval(timer);
       entries.clear();
+      byToken.clear();
     },
   };
 }
@@ -214,7 +232,7 @@ function resolveOptions<T>(options: MemoryTokenStoreOptions<T>): ResolvedOptions
     maxEntries: options.maxEntries ?? 100_000,
     sweepIntervalMs: options.sweepIntervalMs ?? 60_000,
     tokenBytes: options.tokenBytes ?? 32,
-    now: options.now ?? Date.now,
+    now: options.now ?? eventLoopNow,
     randomSource: options.randomSource ?? systemRandomSource,
     onRemove: options.onRemove,
   };

@@ -1,3 +1,4 @@
+import { eventLoopNow } from "@cpg/auth";
 import { createJsonLogger, type Logger } from "@cpg/plugin-sdk";
 import type { ListenerTlsOptions, NodeRequestHandler } from "@cpg/plugin-sdk/internal";
 import { DEFAULT_APP_PROTOCOL_VERSION, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from "@cpg/protocol";
@@ -176,7 +177,10 @@ export interface HostOptions {
   readonly tracer?: HostTracer;
   /** Structured logger. Default: JSON lines on stderr at level `info`. */
   readonly logger?: Logger;
-  /** Clock, Unix milliseconds. Default: `Date.now`. */
+  /**
+   * Clock, Unix milliseconds. Default: `eventLoopNow` from `@cpg/auth`
+   * (`Date.now()` read once per synchronous run of JavaScript).
+   */
   readonly now?: () => number;
 }
 
@@ -309,7 +313,7 @@ export function resolveHostOptions(options: HostOptions = {}): ResolvedHostOptio
       `publicUrl must be an http(s) origin such as https://host.example:8443, got ${JSON.stringify(options.publicUrl)}`,
     );
   }
-  const now = options.now ?? Date.now;
+  const now = options.now ?? eventLoopNow;
   return {
     profile,
     allowInsecure: options.allowInsecure ?? false,
