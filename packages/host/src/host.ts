@@ -6,12 +6,12 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createAuthInterceptor, generateToken } from "@cpg/auth";
 import { attachPeerCertificate } from "@cpg/auth/node";
 import {
   createDrain,
   createEventStream,
+  createNodeConnectAdapter,
   createServingStatusRegistry,
   type EventStream,
   handleProbe,
@@ -390,7 +390,7 @@ export function createHost(options: HostOptions = {}): Host {
     return values;
   };
   // connect-plugin-go advertises the broker under /broker: serve it there too.
-  const brokerAdapter = connectNodeAdapter({
+  const brokerAdapter = createNodeConnectAdapter({
     routes: (router) => registerBrokerService(router, brokerOptions),
     interceptors,
     readMaxBytes: opts.readMaxBytes,
@@ -406,12 +406,12 @@ export function createHost(options: HostOptions = {}): Host {
     readMaxBytes: opts.readMaxBytes,
     audit,
   });
-  const adapter = connectNodeAdapter({
+  const adapter = createNodeConnectAdapter({
     routes,
     interceptors,
     readMaxBytes: opts.readMaxBytes,
     ...(opts.fallback
-      ? { fallback: opts.fallback as Parameters<typeof connectNodeAdapter>[0]["fallback"] }
+      ? { fallback: opts.fallback as Parameters<typeof createNodeConnectAdapter>[0]["fallback"] }
       : {}),
     contextValues,
   });

@@ -15,6 +15,11 @@ export type { Drain, DrainOptions } from "./server/drain.js";
 export { createDrain } from "./server/drain.js";
 export { CONNECTION_HEADERS, sanitizeErrorMetadata } from "./server/error-metadata.js";
 export type {
+  NodeConnectAdapter,
+  NodeConnectAdapterOptions,
+} from "./server/node-connect-adapter.js";
+export { createNodeConnectAdapter } from "./server/node-connect-adapter.js";
+export type {
   ListenerTlsOptions,
   NodeListener,
   NodeRequestHandler,

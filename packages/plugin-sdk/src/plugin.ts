@@ -7,7 +7,6 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { attachPeerCertificate } from "@cpg/auth/node";
 import {
   type DiscoverServiceResponse,
@@ -43,6 +42,7 @@ import {
 import { defaultServiceType, type ServiceDeclarationInfo } from "./provided-service.js";
 import { createDrain } from "./server/drain.js";
 import { sanitizeErrorMetadata } from "./server/error-metadata.js";
+import { createNodeConnectAdapter } from "./server/node-connect-adapter.js";
 import { listen, type NodeListener, type NodeRequestHandler } from "./server/node-listener.js";
 import { handleProbe } from "./server/probes.js";
 import { advertisedUrl } from "./services/advertised-url.js";
@@ -335,7 +335,7 @@ export function createPlugin(options: PluginOptions): Plugin {
     registerHealthServices(router, serving, stopWatches.signal);
   };
 
-  const adapter = connectNodeAdapter({
+  const adapter = createNodeConnectAdapter({
     routes,
     interceptors: [drain.interceptor, sanitizeErrorMetadata],
     contextValues(req) {

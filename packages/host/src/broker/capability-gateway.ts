@@ -7,9 +7,13 @@ import {
   createContextValues,
   type Interceptor,
 } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { setAuthContext } from "@cpg/auth";
-import type { Drain, EventStream } from "@cpg/plugin-sdk/internal";
+import {
+  createNodeConnectAdapter,
+  type Drain,
+  type EventStream,
+  type NodeConnectAdapter,
+} from "@cpg/plugin-sdk/internal";
 import {
   AUTHORIZATION_HEADER,
   parseBearer,
@@ -98,11 +102,11 @@ export function createCapabilityGateway(options: {
       throw error;
     }
   };
-  const adapters = new Map<string, ReturnType<typeof connectNodeAdapter>>();
+  const adapters = new Map<string, NodeConnectAdapter>();
   const adapterFor = (capability: HostCapability) => {
     let adapter = adapters.get(capability.type);
     if (adapter === undefined) {
-      adapter = connectNodeAdapter({
+      adapter = createNodeConnectAdapter({
         routes: (router: ConnectRouter) =>
           router.service(capability.service, capability.implementation),
         interceptors: [auditUse, ...options.interceptors],

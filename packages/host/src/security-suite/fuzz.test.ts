@@ -51,8 +51,8 @@ const EXPECTED = new Set([
   "already_exists",
 ]);
 
-/** connect-es's message for a request body that does not decode. */
-const UNDECODABLE = /^parse binary: /;
+/** The host's message for a request body that does not decode. */
+const UNDECODABLE = /^invalid request message: /;
 
 const seeds: Record<string, Uint8Array[]> = {
   Handshake: [toBinary(HandshakeRequestSchema, handshakeRequest({ selfId: "fuzz" }))],
@@ -369,16 +369,10 @@ describe("fuzzing every host RPC with random and mutated binary messages", () =>
         for (const [i, body] of bodies.entries()) {
           tasks.push(async () => {
             const r = await rawCall(url, proc, body, headersOf(), DEADLINE_MS, prefix, 500);
-            // Known gap (reported): connect-es answers `internal` "parse binary: ..."
-            // to a body that is not valid protobuf, before any cpg code runs. It
-            // is counted apart; any other `internal` fails the test.
-            const code =
-              r.code === "internal" && UNDECODABLE.test(r.message)
-                ? "internal(undecodable)"
-                : r.code;
+            const code = r.code;
             counts[code] = (counts[code] ?? 0) + 1;
             slowest = Math.max(slowest, r.ms);
-            if (!EXPECTED.has(code) && code !== "internal(undecodable)") {
+            if (!EXPECTED.has(code)) {
               unexpected.push(
                 `${label} case ${i} (${Buffer.from(body).toString("hex").slice(0, 80)}): ${r.code} ${r.message}`,
               );
@@ -396,15 +390,23 @@ describe("fuzzing every host RPC with random and mutated binary messages", () =>
     120_000,
   );
 
-  // KNOWN GAP (reported): a body that is not valid protobuf is answered with
-  // `internal` "parse binary: ..." by connect-es (the gRPC convention), before
-  // any cpg interceptor runs; `invalid_argument` would be the right code (an
-  // `internal` flood looks like a host bug to monitoring). `it.fails` keeps the
-  // run green while the gap exists; when fixed, this fails: make it a plain `it`.
-  it.fails("answers invalid_argument to an undecodable body (KNOWN GAP: it answers internal)", async () => {
-    const proc = ALL_PROCEDURES.find((p) => p.method === "Handshake")!;
-    const r = await rawCall(url, proc, new Uint8Array([0x0f, 0xff]), {}, DEADLINE_MS);
-    expect(r.code).toBe("invalid_argument");
+  // connect-es alone answers `internal` "parse binary: ..." to a body that is
+  // not valid protobuf (the gRPC convention for responses); the host's adapter
+  // (createNodeConnectAdapter) answers `invalid_argument`, as connect-go does:
+  // an `internal` flood would look like a host bug to monitoring.
+  it("answers invalid_argument to an undecodable body, unary and streaming", async () => {
+    const handshake = ALL_PROCEDURES.find((p) => p.method === "Handshake")!;
+    const unary = await rawCall(url, handshake, new Uint8Array([0x0f, 0xff]), {}, DEADLINE_MS);
+    expect(unary).toMatchObject({
+      code: "invalid_argument",
+      message: "invalid request message: illegal tag: field no 1 wire type 7",
+    });
+    // A server stream decodes its request after the interceptors: authenticate.
+    const watch = ALL_PROCEDURES.find((p) => p.method === "WatchService")!;
+    const auth = runtimeAuthHeaders(runtime.runtimeId, runtime.token);
+    const streamed = await rawCall(url, watch, new Uint8Array([0x0f, 0xff]), auth, DEADLINE_MS);
+    expect(streamed.code).toBe("invalid_argument");
+    expect(streamed.message).toMatch(UNDECODABLE);
   });
 
   it("anonymous garbage never reaches a handler: every authenticated procedure says unauthenticated", async () => {
@@ -416,11 +418,11 @@ describe("fuzzing every host RPC with random and mutated binary messages", () =>
         const r = await rawCall(url, proc, body, {}, DEADLINE_MS, prefix);
         // Unary bodies are decoded before the interceptors run, so malformed
         // bytes may be refused as invalid_argument first; never anything else.
-        expect([
+        expect([label, r.code, ["unauthenticated", "invalid_argument"].includes(r.code)]).toEqual([
           label,
           r.code,
-          ["unauthenticated", "invalid_argument"].includes(r.code) || UNDECODABLE.test(r.message),
-        ]).toEqual([label, r.code, true]);
+          true,
+        ]);
       }
     }
   }, 60_000);
