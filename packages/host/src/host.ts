@@ -29,6 +29,7 @@ import {
   CapabilitySchema,
   PluginInfoSchema,
   SERVICES_PATH_PREFIX,
+  ServiceRegistry as ServiceRegistryService,
   serviceEndpointUrl,
 } from "@cpg/protocol";
 import { attachClientAddress, createRateLimiter } from "@cpg/ratelimit";
@@ -62,7 +63,11 @@ import { createHostMetrics } from "./observability/host-metrics.js";
 import { createMetricsEndpoint } from "./observability/metrics-endpoint.js";
 import { createPlatform, type Platform } from "./platform/platform.js";
 import { createAllowListPolicy } from "./policy/allow-list-policy.js";
-import { registerRegistryService } from "./registry/registry-service.js";
+import {
+  type RegistryServiceOptions,
+  registerRegistryService,
+  registryServiceImpl,
+} from "./registry/registry-service.js";
 import { createSelector } from "./registry/selection-strategy.js";
 import { createServiceRegistry, type ServiceRegistry } from "./registry/service-registry.js";
 import { createServiceWatchHub } from "./registry/service-watch.js";
@@ -73,6 +78,7 @@ import { isPublicService } from "./security/public-procedures.js";
 import { runtimeTokenAuthenticator } from "./security/runtime-token-authenticator.js";
 import { PROFILE_DEFAULTS } from "./security/security-profile.js";
 import { warnPlaintextOnce } from "./security/tls-warning.js";
+import { createServerStreamHandler } from "./server/server-stream-handler.js";
 
 // Header of the host's in-memory transports; see createInMemoryTransport.
 const IN_MEMORY_TICKET_HEADER = "x-cpg-in-memory-ticket";
@@ -359,21 +365,22 @@ export function createHost(options: HostOptions = {}): Host {
     registerLifecycleService(router, health, identities, logger);
     registerBrokerService(router, brokerOptions);
     registerAdminService(router, () => host, eventLog, stopWatches.signal);
-    registerRegistryService(router, {
-      registry,
-      watches,
-      identities,
-      health,
-      selector,
-      discoveryPolicy,
-      exposeBaseUrl: opts.exposeBaseUrl,
-      stop: stopWatches.signal,
-      logger,
-      audit,
-    });
+    registerRegistryService(router, registryOptions);
     registerHealthServices(router, serving, stopWatches.signal);
   };
 
+  const registryOptions: RegistryServiceOptions = {
+    registry,
+    watches,
+    identities,
+    health,
+    selector,
+    discoveryPolicy,
+    exposeBaseUrl: opts.exposeBaseUrl,
+    stop: stopWatches.signal,
+    logger,
+    audit,
+  };
   const brokerOptions = {
     capabilities,
     grants,
@@ -415,6 +422,16 @@ export function createHost(options: HostOptions = {}): Host {
       : {}),
     contextValues,
   });
+  // WatchService streams are long-lived and mostly idle: gRPC and Connect
+  // binary watchers take the lean streaming path (same interceptors, same
+  // implementation), the rest the adapter.
+  const watchStreams = createServerStreamHandler({
+    method: ServiceRegistryService.method.watchService,
+    impl: registryServiceImpl(registryOptions).watchService,
+    interceptors,
+    contextValues,
+    readMaxBytes: opts.readMaxBytes,
+  });
   // GET /metrics: admin API key (any role) unless metrics are public.
   const serveMetrics =
     metrics && createMetricsEndpoint({ metrics, admin: opts.admin, public: opts.metrics.public });
@@ -434,6 +451,7 @@ export function createHost(options: HostOptions = {}): Host {
       brokerAdapter(req, res);
       return;
     }
+    if (watchStreams(req, res)) return;
     adapter(req, res);
   };
 

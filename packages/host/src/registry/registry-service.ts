@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "@cpg/plugin-sdk";
 import {
   BASE_URL_METADATA_KEY,
@@ -10,6 +10,7 @@ import {
   ServiceRegistry as ServiceRegistryService,
   serviceEndpointUrl,
   UnregisterServiceResponseSchema,
+  type WatchServiceEvent,
   WatchServiceEventSchema,
 } from "@cpg/protocol";
 import type { AuditFunction } from "../audit/audit-sink.js";
@@ -22,7 +23,7 @@ import { linkedSignal } from "./linked-signal.js";
 import type { Registration } from "./registration.js";
 import type { Selector } from "./selection-strategy.js";
 import type { ServiceRegistry } from "./service-registry.js";
-import type { ServiceWatchHub } from "./service-watch.js";
+import type { ServiceStatus, ServiceWatchHub } from "./service-watch.js";
 
 /**
  * What the registry service needs from the host.
@@ -57,6 +58,15 @@ export function registerRegistryService(
   router: ConnectRouter,
   options: RegistryServiceOptions,
 ): void {
+  router.service(ServiceRegistryService, registryServiceImpl(options));
+}
+
+/**
+ * The implementation of `connectplugin.v1.ServiceRegistry` registered by
+ * {@link registerRegistryService}; the host also serves its `watchService`
+ * on the lean streaming path.
+ */
+export function registryServiceImpl(options: RegistryServiceOptions) {
   const { registry, identities, logger } = options;
   const audit = options.audit ?? (() => {});
 
@@ -70,6 +80,8 @@ export function registerRegistryService(
       metadata,
     });
   };
+
+  const watchEvents = new WeakMap<ServiceStatus, WatchServiceEvent>();
 
   const mayDiscover = (caller: RuntimeIdentity, serviceType: string, procedure: string) => {
     // A plugin may always find what it declared it requires.
@@ -93,7 +105,7 @@ export function registerRegistryService(
     }
   };
 
-  router.service(ServiceRegistryService, {
+  return {
     registerService(req, ctx) {
       const caller = callerIdentity(identities, ctx);
       let registration: Registration;
@@ -176,15 +188,22 @@ export function registerRegistryService(
       const linked = linkedSignal([ctx.signal, options.stop]);
       try {
         for await (const status of options.watches.watch(req.serviceType, linked.signal)) {
-          yield create(WatchServiceEventSchema, {
-            serviceType: req.serviceType,
-            state: status.state,
-            ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
-          });
+          // Every watcher of a type sees the same status object after a
+          // change: they share one event message (and so one encoding).
+          let event = watchEvents.get(status);
+          if (event === undefined) {
+            event = create(WatchServiceEventSchema, {
+              serviceType: req.serviceType,
+              state: status.state,
+              ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
+            });
+            watchEvents.set(status, event);
+          }
+          yield event;
         }
       } finally {
         linked.dispose();
       }
     },
-  });
+  } satisfies ServiceImpl<typeof ServiceRegistryService>;
 }

@@ -46,6 +46,14 @@ interface Watcher {
   wake: (() => void) | undefined;
 }
 
+// The watchers of one service type, and its status as of the last change:
+// computed once per change, whatever the number of watchers.
+interface TypeWatch {
+  readonly watchers: Set<Watcher>;
+  epoch: number;
+  cached: { readonly epoch: number; readonly status: ServiceStatus } | undefined;
+}
+
 /**
  * Fans registry and health changes out to WatchService streams.
  */
@@ -71,16 +79,23 @@ export function createServiceWatchHub(
   health: PluginHealthTable,
   events: EventStream<HostEvent>,
 ): ServiceWatchHub {
-  const watchers = new Map<string, Set<Watcher>>();
+  const watchers = new Map<string, TypeWatch>();
   let size = 0;
 
   const touch = (serviceType: string) => {
-    const set = watchers.get(serviceType);
-    if (!set) return;
-    for (const w of set) {
+    const entry = watchers.get(serviceType);
+    if (!entry) return;
+    entry.epoch++;
+    for (const w of entry.watchers) {
       w.dirty = true;
       w.wake?.();
     }
+  };
+  const statusOf = (serviceType: string, entry: TypeWatch): ServiceStatus => {
+    if (entry.cached?.epoch !== entry.epoch) {
+      entry.cached = { epoch: entry.epoch, status: serviceStatus(registry, health, serviceType) };
+    }
+    return entry.cached.status;
   };
   const touchRuntime = (runtimeId: string) => {
     for (const r of registry.byRuntime(runtimeId)) touch(r.serviceType);
@@ -105,8 +120,12 @@ export function createServiceWatchHub(
   return {
     async *watch(serviceType, signal) {
       const self: Watcher = { dirty: true, wake: undefined };
-      const set = watchers.get(serviceType) ?? new Set<Watcher>();
-      watchers.set(serviceType, set);
+      let entry = watchers.get(serviceType);
+      if (entry === undefined) {
+        entry = { watchers: new Set(), epoch: 0, cached: undefined };
+        watchers.set(serviceType, entry);
+      }
+      const set = entry.watchers;
       set.add(self);
       size++;
       const onAbort = () => self.wake?.();
@@ -116,7 +135,7 @@ export function createServiceWatchHub(
         for (;;) {
           if (self.dirty) {
             self.dirty = false;
-            const status = serviceStatus(registry, health, serviceType);
+            const status = statusOf(serviceType, entry);
             if (last === undefined || !sameStatus(last, status)) {
               last = status;
               yield status;
