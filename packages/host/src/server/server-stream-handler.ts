@@ -79,7 +79,9 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
     const context = createHandlerContext({
       service: method.parent,
       method,
-      protocolName: req.requestMethod,
+      protocolName: req.header.get("content-type")?.startsWith("application/grpc")
+        ? "grpc"
+        : "connect",
       requestMethod: req.requestMethod,
       url: req.url,
       requestSignal: req.signal,
@@ -118,20 +120,24 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
     res.once("close", onClose);
     const onShutdown = () =>
       abort.abort(new ConnectError("the host is shutting down", Code.Unavailable));
-    options.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
+    if (options.shutdownSignal?.aborted) onShutdown();
+    else options.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
     const timer = deadlineTimer(req, protocol, abort);
+    let response: StreamResponse<I, O> | undefined;
     let headersSent = false;
-    const sendHeaders = (header: Headers | undefined) => {
+    // Sent with the first message (or the end of the call), not before, so that
+    // the implementation can still set response headers, as Connect does.
+    const sendHeaders = () => {
       if (headersSent) return;
       headersSent = true;
       const out: Record<string, string> = { "content-type": contentType };
-      header?.forEach((value, key) => {
+      response?.header.forEach((value, key) => {
         out[key] = value;
       });
       res.writeHead(200, out);
     };
     try {
-      const response = await call({
+      response = await call({
         stream: true,
         service: method.parent,
         method,
@@ -143,14 +149,20 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
         // Read only once the interceptors let the call through, as Connect does.
         message: requestMessage(req, options.readMaxBytes, method.input),
       });
-      sendHeaders(response.header);
       const iterator = response.message[Symbol.asyncIterator]();
-      const stop = () => void iterator.return?.();
+      const stop = () => void iterator.return?.()?.catch(() => {});
       abort.signal.addEventListener("abort", stop, { once: true });
+      let completed = false;
       try {
+        // Cancelled, timed out or shut down while the interceptors ran.
+        if (abort.signal.aborted) throw abort.signal.reason;
         for (;;) {
           const next = await iterator.next();
-          if (next.done || abort.signal.aborted) break;
+          if (next.done) {
+            completed = true;
+            break;
+          }
+          if (abort.signal.aborted) break;
           let frame = frames.get(next.value);
           if (frame === undefined) {
             const value = isMessage(next.value, method.output)
@@ -159,19 +171,30 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
             frame = envelope(0, toBinary(method.output, value));
             frames.set(next.value, frame);
           }
+          sendHeaders();
           if (!(res as http.ServerResponse).write(frame)) await drained(res, abort.signal);
         }
       } finally {
         abort.signal.removeEventListener("abort", stop);
+        // Left early (abort, a message that does not encode): the
+        // implementation's finally blocks run now.
+        if (!completed) stop();
       }
       if (abort.signal.aborted) throw abort.signal.reason;
       finish(res, protocol, undefined, response.trailer, sendHeaders);
     } catch (error) {
-      finish(res, protocol, ConnectError.from(error), undefined, sendHeaders);
+      // As Connect: only a ConnectError reaches the client as it is.
+      const connectError =
+        error instanceof ConnectError
+          ? error
+          : new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+      finish(res, protocol, connectError, response?.trailer, sendHeaders);
     } finally {
       clearTimeout(timer);
       res.off("close", onClose);
       options.shutdownSignal?.removeEventListener("abort", onShutdown);
+      // The call is over: its signal aborts, as Connect's context signal does.
+      if (!abort.signal.aborted) abort.abort();
     }
   }
 }
@@ -327,12 +350,16 @@ function finish(
   protocol: LeanProtocol,
   error: ConnectError | undefined,
   trailer: Headers | undefined,
-  sendHeaders: (header: Headers | undefined) => void,
+  sendHeaders: () => void,
 ) {
   if (res.writableEnded || res.destroyed) return;
-  const metadata = error ? error.metadata : (trailer ?? new Headers());
+  // The context's trailers, then the error's metadata (as Connect sends them).
+  const metadata = new Headers(trailer);
+  error?.metadata.forEach((value, key) => {
+    metadata.append(key, value);
+  });
+  sendHeaders();
   if (protocol === "grpc") {
-    sendHeaders(undefined);
     const trailers: Record<string, string> = {};
     metadata.forEach((value, key) => {
       trailers[key] = value;
@@ -343,7 +370,6 @@ function finish(
     res.end();
     return;
   }
-  sendHeaders(undefined);
   const end: { error?: { code: string; message: string }; metadata?: Record<string, string[]> } =
     {};
   if (error) end.error = { code: codeName(error.code), message: error.rawMessage };
