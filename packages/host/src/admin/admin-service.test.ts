@@ -72,6 +72,42 @@ describe("AdminService", () => {
     });
   });
 
+  it("launches a plugin that only reads PORT when port_handoff is env, and refuses unknown values", async () => {
+    start();
+    await host.listen();
+    const operator = admin("operator-key-0123456789");
+    const portOnly = fileURLToPath(
+      new URL("../platform/fixtures/port-only-plugin.mjs", import.meta.url),
+    );
+    await expect(
+      operator.addPlugin({
+        name: "go",
+        command: process.execPath,
+        args: [portOnly],
+        portHandoff: "auto",
+      }),
+    ).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage:
+        'port_handoff must be "announce" (cpg SDK plugins), "env" (plugins that read PORT, e.g. Go) or empty, got "auto"',
+    });
+    await expect(
+      operator.addPlugin({ name: "remote", url: "http://127.0.0.1:9", portHandoff: "env" }),
+    ).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: "port_handoff applies to process plugins (command) only",
+    });
+    const added = await operator.addPlugin({
+      name: "go",
+      command: process.execPath,
+      args: [portOnly],
+      env: { PLUGIN_SELF_ID: "go", PLUGIN_TYPE: "go" },
+      portHandoff: "env",
+    });
+    expect(added.plugin).toMatchObject({ name: "go", state: "running", strategy: "process" });
+    await operator.removePlugin({ name: "go" });
+  });
+
   it("lets operators add, list and remove managed plugins, audited with their identity", async () => {
     start();
     await host.listen();

@@ -203,12 +203,31 @@ export function registerAdminService(
           Code.InvalidArgument,
         );
       }
+      const portHandoff = req.portHandoff;
+      if (portHandoff !== "" && portHandoff !== "announce" && portHandoff !== "env") {
+        throw new ConnectError(
+          `port_handoff must be "announce" (cpg SDK plugins), "env" (plugins that read PORT, e.g. Go) or empty, got ${JSON.stringify(portHandoff)}`,
+          Code.InvalidArgument,
+        );
+      }
+      if (portHandoff !== "" && req.command === "") {
+        throw new ConnectError(
+          "port_handoff applies to process plugins (command) only",
+          Code.InvalidArgument,
+        );
+      }
       const status = await getHost()
         .platform.add({
           name: req.name,
           strategy:
             req.command !== ""
-              ? { kind: "process", command: req.command, args: [...req.args], env: { ...req.env } }
+              ? {
+                  kind: "process",
+                  command: req.command,
+                  args: [...req.args],
+                  env: { ...req.env },
+                  ...(portHandoff !== "" ? { portHandoff } : {}),
+                }
               : { kind: "remote", url: req.url },
         })
         .catch((error: unknown) => {

@@ -84,6 +84,12 @@ export interface PluginConfig {
   env?: Record<string, string>;
   /** Working directory, relative to the config file. */
   cwd?: string;
+  /**
+   * How a process plugin learns its port: `"announce"` (it binds its own and
+   * reports it; cpg SDK plugins) or `"env"` (it reads `PORT`; Go plugins).
+   * Default: `"announce"`.
+   */
+  portHandoff?: "announce" | "env";
   /** URL of a running plugin (a remote plugin). */
   url?: string;
   /** Secret a remote plugin expects. */
@@ -104,6 +110,14 @@ function pluginSpec(p: PluginConfig, i: number): ManagedPluginSpec {
   }
   const name = p.name ?? (p.url !== undefined ? `remote-${i}` : undefined);
   if (name === undefined) invalid(`plugins[${i}] needs a "name"`);
+  if (p.portHandoff !== undefined && p.portHandoff !== "announce" && p.portHandoff !== "env") {
+    invalid(
+      `plugins[${i}].portHandoff must be "announce" (cpg SDK plugins) or "env" (plugins that read PORT, e.g. Go), got ${JSON.stringify(p.portHandoff)}`,
+    );
+  }
+  if (p.portHandoff !== undefined && p.command === undefined) {
+    invalid(`plugins[${i}].portHandoff applies to process plugins ("command") only`);
+  }
   return {
     name,
     strategy:
@@ -114,6 +128,7 @@ function pluginSpec(p: PluginConfig, i: number): ManagedPluginSpec {
             ...(p.args ? { args: p.args } : {}),
             ...(p.env ? { env: p.env } : {}),
             ...(p.cwd ? { cwd: p.cwd } : {}),
+            ...(p.portHandoff ? { portHandoff: p.portHandoff } : {}),
           }
         : {
             kind: "remote",
