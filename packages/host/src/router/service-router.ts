@@ -1,16 +1,8 @@
-import type * as http from "node:http";
-import * as httpClient from "node:http";
-import * as http2 from "node:http2";
-import * as httpsClient from "node:https";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import type * as http2 from "node:http2";
+import { Code, ConnectError, type ContextValues, createContextValues } from "@connectrpc/connect";
 import { attachPeerCertificate } from "@cpg/auth/node";
 import type { Logger } from "@cpg/plugin-sdk";
-import {
-  CONNECTION_HEADERS,
-  type Drain,
-  type EventStream,
-  type NodeRequestHandler,
-} from "@cpg/plugin-sdk/internal";
+import type { Drain, EventStream, NodeRequestHandler } from "@cpg/plugin-sdk/internal";
 import {
   AUTHORIZATION_HEADER,
   CALLER_ID_HEADER,
@@ -24,7 +16,6 @@ import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
 import {
-  type HostSpan,
   type HostTracer,
   parentTraceparent,
   TRACEPARENT_HEADER,
@@ -33,12 +24,19 @@ import type { Registration } from "../registry/registration.js";
 import type { ServiceRegistry } from "../registry/service-registry.js";
 import { verifyRuntimeCredentials } from "../security/runtime-token-authenticator.js";
 import { requestTimeoutMs, timeoutHeader } from "./deadline.js";
-import { codeName, codeOfHttpStatus, writeRpcError } from "./error-response.js";
+import { codeName } from "./error-response.js";
+import { requestHeaders } from "./forwarded-headers.js";
+import { forwardHttp1 } from "./http1-forwarder.js";
+import { forwardHttp2 } from "./http2-forwarder.js";
+import {
+  RoutedCall,
+  type RoutedCallSink,
+  type RouterRequest,
+  type RouterResponse,
+} from "./routed-call.js";
 import type { UpstreamPool } from "./upstream-pool.js";
-import { type WireProtocol, wireProtocolOf } from "./wire-protocol.js";
-
-type Request = http.IncomingMessage | http2.Http2ServerRequest;
-type Response = http.ServerResponse | http2.Http2ServerResponse;
+import { upstreamTarget } from "./upstream-target.js";
+import { wireProtocolOf } from "./wire-protocol.js";
 
 /**
  * What the router needs from the host.
@@ -72,7 +70,7 @@ export interface ServiceRouterOptions {
  */
 export interface ServiceRouter {
   /** Handles a request for `/services/...`. */
-  handle(req: Request, res: Response): void;
+  handle(req: RouterRequest, res: RouterResponse): void;
   /** Calls in flight to a provider. */
   inFlight(providerId: string): number;
   /** Resolves when no call to `providerId` is in flight, or after `timeoutMs`; true when drained. */
@@ -84,45 +82,7 @@ export interface ServiceRouter {
   alias(from: string, to: string): void;
 }
 
-// Request headers that never reach a provider: hop-by-hop headers, and
-// everything that identifies the caller (the router sets its own).
-const DROPPED_REQUEST_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-  "http2-settings",
-  "te",
-  AUTHORIZATION_HEADER,
-  "proxy-authorization",
-  "x-api-key",
-  RUNTIME_ID_HEADER,
-  CALLER_ID_HEADER,
-  "connect-timeout-ms",
-  "grpc-timeout",
-]);
-
-const DROPPED_RESPONSE_HEADERS = new Set(CONNECTION_HEADERS);
-
-function forwardedHeaders(req: Request): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name.startsWith(":") || DROPPED_REQUEST_HEADERS.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
-function responseHeaders(headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders) {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(":") || DROPPED_RESPONSE_HEADERS.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
-}
+const noop = () => {};
 
 /**
  * Creates the host router: a Node request handler for
@@ -140,21 +100,17 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
   const inFlight = new Map<string, number>();
   const idleWaiters = new Map<string, Set<() => void>>();
   const aliases = new Map<string, string>();
-  const enterProvider = (providerId: string) => {
-    inFlight.set(providerId, (inFlight.get(providerId) ?? 0) + 1);
-    let left = false;
-    return () => {
-      if (left) return;
-      left = true;
-      const n = (inFlight.get(providerId) ?? 1) - 1;
-      if (n > 0) {
-        inFlight.set(providerId, n);
-        return;
-      }
-      inFlight.delete(providerId);
-      for (const wake of idleWaiters.get(providerId) ?? []) wake();
-      idleWaiters.delete(providerId);
-    };
+  const leaveProvider = (providerId: string) => {
+    const n = (inFlight.get(providerId) ?? 1) - 1;
+    if (n > 0) {
+      inFlight.set(providerId, n);
+      return;
+    }
+    inFlight.delete(providerId);
+    const waiters = idleWaiters.get(providerId);
+    if (waiters === undefined) return;
+    idleWaiters.delete(providerId);
+    for (const wake of waiters) wake();
   };
 
   const transportFailed = (providerId: string) => {
@@ -179,40 +135,44 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
     }
   });
 
-  const route = (req: Request, res: Response): void => {
-    const started = performance.now();
-    const contentType = req.headers["content-type"];
-    const protocol: WireProtocol = wireProtocolOf(contentType);
-    let span: HostSpan | undefined;
-    // Ends the span once, with the first code known.
-    const endSpan = (code: string) => {
-      const s = span;
-      span = undefined;
-      s?.end(code);
-    };
-    const fail = (code: Code, message: string) => {
-      endSpan(codeName(code));
-      writeRpcError(res, protocol, code, message, contentType);
-    };
-    const end = options.drain.enter();
-    if (end === undefined) {
-      fail(Code.Unavailable, "host is shutting down");
-      return;
-    }
-    res.once("close", end);
+  // What every admitted call reports when it ends; one object for all calls.
+  const sink: RoutedCallSink = {
+    answered(providerId) {
+      if (failures.size > 0) failures.delete(providerId);
+    },
+    transportFailed,
+    completed(call) {
+      events.emit({
+        type: "route.completed",
+        callerId: call.callerId,
+        providerId: call.providerId!,
+        serviceType: call.serviceType,
+        procedure: call.procedure,
+        code: call.code,
+        durationMs: performance.now() - call.started,
+      });
+      leaveProvider(call.providerId!);
+    },
+  };
 
-    const parsed = parseServiceRoute(req.url ?? "");
-    if (parsed === undefined || parsed.rest === "") {
-      fail(Code.NotFound, "router paths are /services/{type}/{provider}/{procedure}");
-      return;
+  // Context values of a connection (its client certificate, if any), read
+  // once per HTTP/2 session or HTTP/1.1 socket: every call on it has the same.
+  const connectionValues = new WeakMap<object, ContextValues>();
+  const peerValues = (req: RouterRequest): ContextValues => {
+    const connection =
+      req.httpVersionMajor === 2
+        ? ((req as http2.Http2ServerRequest).stream.session ?? req.socket)
+        : req.socket;
+    let values = connection ? connectionValues.get(connection) : undefined;
+    if (values === undefined) {
+      values = attachPeerCertificate(createContextValues(), req);
+      if (connection) connectionValues.set(connection, values);
     }
-    span = options.tracer?.startSpan(
-      `route ${parsed.serviceType}`,
-      { service_type: parsed.serviceType, procedure: parsed.rest },
-      parentTraceparent(req.headers[TRACEPARENT_HEADER]),
-    );
+    return values;
+  };
 
-    let caller: RuntimeIdentity;
+  const authenticate = (call: RoutedCall): RuntimeIdentity | undefined => {
+    const { req } = call;
     try {
       const authorization = req.headers[AUTHORIZATION_HEADER];
       if (typeof authorization !== "string") {
@@ -222,13 +182,11 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
         );
       }
       const runtimeId = req.headers[RUNTIME_ID_HEADER];
-      const values = createContextValues();
-      attachPeerCertificate(values, req);
-      caller = verifyRuntimeCredentials(
+      return verifyRuntimeCredentials(
         identities,
         authorization,
         typeof runtimeId === "string" ? runtimeId : null,
-        values,
+        peerValues(req),
       );
     } catch (error) {
       const e = ConnectError.from(error);
@@ -239,32 +197,70 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
         client_address: req.socket?.remoteAddress ?? "",
         reason: e.rawMessage,
       });
-      fail(e.code, e.rawMessage);
+      call.fail(e.code, e.rawMessage);
+      return undefined;
+    }
+  };
+
+  const route = (req: RouterRequest, res: RouterResponse): void => {
+    const contentType = req.headers["content-type"];
+    const protocol = wireProtocolOf(contentType);
+    const leaveDrain = options.drain.enter();
+    const call = new RoutedCall(
+      req,
+      res,
+      protocol,
+      contentType,
+      performance.now(),
+      leaveDrain ?? noop,
+    );
+    if (leaveDrain === undefined) {
+      call.fail(Code.Unavailable, "host is shutting down");
       return;
     }
-    span?.setAttribute("caller_self_id", caller.selfId);
+    res.once("close", () => call.closed());
+
+    const url = req.url ?? "";
+    const parsed = parseServiceRoute(url);
+    if (parsed === undefined || parsed.rest === "") {
+      call.fail(Code.NotFound, "router paths are /services/{type}/{provider}/{procedure}");
+      return;
+    }
     const { serviceType } = parsed;
-    const providerId =
-      registry.find(serviceType, parsed.providerId) === undefined
-        ? (aliases.get(parsed.providerId) ?? parsed.providerId)
-        : parsed.providerId;
+    if (options.tracer) {
+      call.span = options.tracer.startSpan(
+        `route ${serviceType}`,
+        { service_type: serviceType, procedure: parsed.rest },
+        parentTraceparent(req.headers[TRACEPARENT_HEADER]),
+      );
+    }
+
+    const caller = authenticate(call);
+    if (caller === undefined) return;
+    call.span?.setAttribute("caller_self_id", caller.selfId);
+    // A provider being replaced hands its calls to its successor.
+    let providerId = parsed.providerId;
+    let registration = registry.find(serviceType, providerId);
+    if (registration === undefined && aliases.size > 0) {
+      providerId = aliases.get(providerId) ?? providerId;
+      registration = registry.find(serviceType, providerId);
+    }
     if (!options.allowCall(caller.runtimeId)) {
-      fail(
+      call.fail(
         Code.ResourceExhausted,
         `rate limit exceeded for calls through the router by ${caller.runtimeId}`,
       );
       return;
     }
     if (!options.mayCall(caller, serviceType)) {
-      fail(
+      call.fail(
         Code.PermissionDenied,
         `plugin "${caller.selfId}" may not call service type "${serviceType}"; declare it in requires`,
       );
       return;
     }
-    const registration = registry.find(serviceType, providerId);
     if (registration === undefined) {
-      fail(
+      call.fail(
         Code.NotFound,
         `provider "${providerId}" does not provide service type "${serviceType}"`,
       );
@@ -274,21 +270,23 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       registry.isEjected(providerId) ||
       options.health.get(providerId)?.state === HealthState.UNHEALTHY
     ) {
-      fail(Code.Unavailable, `provider "${providerId}" of "${serviceType}" is not available`);
+      call.fail(Code.Unavailable, `provider "${providerId}" of "${serviceType}" is not available`);
       return;
     }
     const timeout = requestTimeoutMs(req.headers);
     if (timeout !== undefined && !(timeout >= 0)) {
-      fail(Code.InvalidArgument, "malformed deadline header");
+      call.fail(Code.InvalidArgument, "malformed deadline header");
       return;
     }
     const deadline = timeout === undefined ? undefined : Math.min(timeout, options.maxTimeoutMs);
-    const query = (req.url ?? "").includes("?")
-      ? (req.url ?? "").slice((req.url ?? "").indexOf("?"))
-      : "";
+    const q = url.indexOf("?");
+    const query = q === -1 ? "" : url.slice(q);
     const path = joinProviderPath(registration.endpointPath, parsed.rest);
-    span?.setAttribute("provider_self_id", identities.get(providerId)?.selfId ?? "unknown");
-    span?.setAttribute("procedure", path);
+    if (call.span) {
+      // The registration carries the provider's self_id: no identity lookup per call.
+      call.span.setAttribute("provider_self_id", registration.selfId || "unknown");
+      call.span.setAttribute("procedure", path);
+    }
 
     logger.debug("routing call", {
       caller_id: caller.runtimeId,
@@ -297,7 +295,7 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       procedure: path,
     });
 
-    const headers = forwardedHeaders(req);
+    const headers = requestHeaders(req.headers);
     headers[CALLER_ID_HEADER] = caller.runtimeId;
     if (deadline !== undefined) {
       const [name, value] = timeoutHeader(
@@ -308,235 +306,74 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
     }
     if (protocol === "grpc") headers.te = "trailers";
     // The provider's span is a child of the router's when the tracer says so.
-    const traceparent = span?.traceparent?.();
+    const traceparent = call.span?.traceparent?.();
     if (traceparent) headers[TRACEPARENT_HEADER] = traceparent;
 
-    let finished = false;
-    let code = "ok";
-    // Set when the caller goes away first: what follows is not the provider's fault.
-    let callerGone = false;
-    res.once("close", () => {
-      if (!res.writableFinished) {
-        callerGone = true;
-        if (code === "ok") code = codeName(Code.Canceled);
-      }
-    });
-    const complete = () => {
-      if (finished) return;
-      finished = true;
-      endSpan(code);
-      events.emit({
-        type: "route.completed",
-        callerId: caller.runtimeId,
-        providerId,
-        serviceType,
-        procedure: path,
-        code,
-        durationMs: performance.now() - started,
-      });
-    };
-    res.once("close", complete);
+    call.callerId = caller.runtimeId;
+    call.serviceType = serviceType;
+    call.procedure = path;
+    inFlight.set(providerId, (inFlight.get(providerId) ?? 0) + 1);
+    call.forward(providerId, sink);
 
-    res.once("close", enterProvider(providerId));
     if (registration.baseUrl?.startsWith("memory://")) {
-      dispatchInMemory(registration, path + query, headers);
+      dispatchInMemory(call, registration, path + query, headers);
       return;
     }
-    const proxy = registration.http2 || protocol === "grpc" ? proxyHttp2 : proxyHttp1;
-    proxy(registration, path + query, headers, deadline);
-
-    // An in-memory provider gets the request object itself: no socket, no copy.
-    function dispatchInMemory(
-      r: Registration,
-      target: string,
-      outHeaders: Record<string, string | string[]>,
-    ) {
-      const handler = options.inMemoryHandler(r.runtimeId);
-      if (handler === undefined) {
-        code = codeName(Code.Unavailable);
-        fail(Code.Unavailable, `provider "${providerId}" is not running`);
-        return;
-      }
-      for (const name of Object.keys(req.headers)) {
-        // The Host header stays: it is how HTTP/1.1 requests name their authority.
-        if (!name.startsWith(":") && name !== "host" && !(name in outHeaders))
-          delete req.headers[name];
-      }
-      Object.assign(req.headers, outHeaders);
-      req.url = target;
-      try {
-        handler(req, res);
-      } catch (error) {
-        code = codeName(Code.Internal);
-        logger.error("in-memory provider failed", { provider_id: providerId, error });
-        fail(Code.Internal, `provider "${providerId}" failed`);
-      }
+    const target = upstreamTarget(registration);
+    if (!registration.http2 && protocol !== "grpc") {
+      forwardHttp1(
+        call,
+        target,
+        target.pathPrefix + path + query,
+        headers,
+        pool.agent(target.origin),
+        deadline,
+      );
+      return;
     }
-
-    function proxyHttp2(
-      r: Registration,
-      target: string,
-      outHeaders: Record<string, string | string[]>,
-      deadlineMs: number | undefined,
-    ) {
-      const base = new URL(r.baseUrl!);
-      let session: http2.ClientHttp2Session;
-      try {
-        session = pool.session(base.origin);
-      } catch (error) {
-        transportFailed(providerId);
-        code = codeName(Code.Unavailable);
-        fail(Code.Unavailable, `provider "${providerId}" is unreachable`);
-        logger.warn("provider unreachable", { provider_id: providerId, error });
-        return;
-      }
-      const upstream = session.request({
-        ...outHeaders,
-        ":method": req.method ?? "POST",
-        ":path": `${base.pathname.replace(/\/$/, "")}${target}`,
-        ":scheme": base.protocol.slice(0, -1),
-        ":authority": base.host,
-      });
-      let timer: NodeJS.Timeout | undefined;
-      if (deadlineMs !== undefined) {
-        timer = setTimeout(() => {
-          code = codeName(Code.DeadlineExceeded);
-          upstream.close(http2.constants.NGHTTP2_CANCEL);
-          fail(Code.DeadlineExceeded, "deadline exceeded");
-        }, deadlineMs);
-      }
-      const cleanup = () => clearTimeout(timer);
-      // The caller went away: cancel the provider's side too.
-      res.once("close", () => {
-        cleanup();
-        if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
-      });
-      upstream.on("response", (h) => {
-        failures.delete(providerId);
-        const status = Number(h[":status"] ?? 502);
-        if (protocol === "connect-unary") {
-          const c = codeOfHttpStatus(status);
-          if (c !== undefined) code = codeName(c);
-        } else if (h["grpc-status"] !== undefined && h["grpc-status"] !== "0") {
-          code = codeName(Number(h["grpc-status"]) as Code);
-        }
-        (res as http.ServerResponse).writeHead(status, responseHeaders(h));
-        // Stream frames through as they come: writes flush on both HTTP versions.
-        upstream.on("data", (chunk: Buffer) => {
-          if (!(res as http.ServerResponse).write(chunk)) {
-            upstream.pause();
-            res.once("drain", () => upstream.resume());
-          }
-        });
-      });
-      upstream.on("trailers", (t) => {
-        const status = t["grpc-status"];
-        if (status !== undefined && status !== "0") code = codeName(Number(status) as Code);
-        res.addTrailers(responseHeaders(t));
-      });
-      upstream.on("end", () => {
-        cleanup();
-        if (!res.writableEnded) res.end();
-      });
-      upstream.on("error", (error) => {
-        cleanup();
-        if (callerGone) return;
-        if (!res.headersSent) {
-          transportFailed(providerId);
-          code = codeName(Code.Unavailable);
-          fail(Code.Unavailable, `provider "${providerId}" failed: ${error.message}`);
-        } else if (!res.writableEnded) {
-          code = codeName(Code.Unavailable);
-          fail(Code.Unavailable, `provider "${providerId}" failed mid-stream`);
-        }
-      });
-      upstream.on("close", () => {
-        cleanup();
-        if (!res.writableEnded && res.headersSent) {
-          // Reset by the provider after answering: end the caller's stream too.
-          if (upstream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
-            fail(Code.Unavailable, `provider "${providerId}" reset the stream`);
-          } else {
-            res.end();
-          }
-        } else if (!res.headersSent && !res.writableEnded && !callerGone) {
-          transportFailed(providerId);
-          fail(Code.Unavailable, `provider "${providerId}" closed the stream without answering`);
-        }
-      });
-      pipeRequest(upstream);
+    let session: http2.ClientHttp2Session;
+    try {
+      session = pool.session(target.origin);
+    } catch (error) {
+      call.transportFailed();
+      call.unavailable(`provider "${providerId}" is unreachable`);
+      logger.warn("provider unreachable", { provider_id: providerId, error });
+      return;
     }
+    const h2Headers: http2.OutgoingHttpHeaders = headers;
+    h2Headers[":method"] = req.method ?? "POST";
+    h2Headers[":path"] = target.pathPrefix + path + query;
+    h2Headers[":scheme"] = target.scheme;
+    h2Headers[":authority"] = target.authority;
+    forwardHttp2(call, session, h2Headers, deadline);
+  };
 
-    function proxyHttp1(
-      r: Registration,
-      target: string,
-      outHeaders: Record<string, string | string[]>,
-      deadlineMs: number | undefined,
-    ) {
-      const base = new URL(r.baseUrl!);
-      const request = (base.protocol === "https:" ? httpsClient : httpClient).request({
-        protocol: base.protocol,
-        hostname: base.hostname,
-        port: base.port,
-        method: req.method ?? "POST",
-        path: `${base.pathname.replace(/\/$/, "")}${target}`,
-        headers: outHeaders,
-        agent: pool.agent(base.origin),
-      });
-      let timer: NodeJS.Timeout | undefined;
-      if (deadlineMs !== undefined) {
-        timer = setTimeout(() => {
-          code = codeName(Code.DeadlineExceeded);
-          request.destroy();
-          fail(Code.DeadlineExceeded, "deadline exceeded");
-        }, deadlineMs);
-      }
-      res.once("close", () => {
-        clearTimeout(timer);
-        if (!request.destroyed) request.destroy();
-      });
-      request.on("response", (upstream) => {
-        failures.delete(providerId);
-        const status = upstream.statusCode ?? 502;
-        if (protocol === "connect-unary") {
-          const c = codeOfHttpStatus(status);
-          if (c !== undefined) code = codeName(c);
-        }
-        (res as http.ServerResponse).writeHead(status, responseHeaders(upstream.headers));
-        upstream.on("data", (chunk: Buffer) => {
-          if (!(res as http.ServerResponse).write(chunk)) {
-            upstream.pause();
-            res.once("drain", () => upstream.resume());
-          }
-        });
-        upstream.on("end", () => {
-          clearTimeout(timer);
-          if (!res.writableEnded) res.end();
-        });
-        upstream.on("error", () => {
-          clearTimeout(timer);
-          if (!res.writableEnded)
-            fail(Code.Unavailable, `provider "${providerId}" failed mid-stream`);
-        });
-      });
-      request.on("error", (error) => {
-        clearTimeout(timer);
-        if (res.writableEnded || callerGone) return;
-        if (!res.headersSent) transportFailed(providerId);
-        code = codeName(Code.Unavailable);
-        fail(Code.Unavailable, `provider "${providerId}" failed: ${error.message}`);
-      });
-      pipeRequest(request);
+  // An in-memory provider gets the request object itself: no socket, no copy.
+  const dispatchInMemory = (
+    call: RoutedCall,
+    r: Registration,
+    target: string,
+    outHeaders: Record<string, string | string[]>,
+  ) => {
+    const { req, res } = call;
+    const handler = options.inMemoryHandler(r.runtimeId);
+    if (handler === undefined) {
+      call.unavailable(`provider "${r.runtimeId}" is not running`);
+      return;
     }
-
-    function pipeRequest(upstream: NodeJS.WritableStream & { destroyed?: boolean }) {
-      req.on("data", (chunk: Buffer) => {
-        if (!upstream.write(chunk)) {
-          req.pause();
-          upstream.once("drain", () => req.resume());
-        }
-      });
-      req.on("end", () => upstream.end());
+    for (const name of Object.keys(req.headers)) {
+      // The Host header stays: it is how HTTP/1.1 requests name their authority.
+      if (!name.startsWith(":") && name !== "host" && !(name in outHeaders))
+        delete req.headers[name];
+    }
+    Object.assign(req.headers, outHeaders);
+    req.url = target;
+    try {
+      handler(req, res);
+    } catch (error) {
+      call.code = codeName(Code.Internal);
+      logger.error("in-memory provider failed", { provider_id: r.runtimeId, error });
+      call.fail(Code.Internal, `provider "${r.runtimeId}" failed`);
     }
   };
 
