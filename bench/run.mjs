@@ -8,7 +8,7 @@
 // exit code is non-zero only when a suite crashes.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatSection } from "./lib/table.mjs";
@@ -41,6 +41,12 @@ for (const name of wanted) {
 }
 const suites = wanted.length > 0 ? available.filter((s) => wanted.includes(s)) : available;
 
+const machine = {
+  started: new Date().toISOString(),
+  load: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", "),
+};
 const scratch = mkdtempSync(join(tmpdir(), "cpg-bench-"));
 const sections = [];
 const results = {};
@@ -79,11 +85,31 @@ const missing = RESULT_KEYS.filter((key) => !(key in results));
 if (missing.length > 0) console.log(`not measured in this run: ${missing.join(", ")}`);
 if (wanted.length === 0) {
   writeFileSync(join(here, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-  console.log("wrote bench/results.json");
+  writeFileSync(join(here, "RESULTS.md"), resultsMarkdown());
+  console.log("wrote bench/results.json and bench/RESULTS.md");
 } else {
-  console.log("bench/results.json is written only by a full run");
+  console.log("bench/results.json and bench/RESULTS.md are written only by a full run");
 }
 process.exitCode = crashed > 0 ? 1 : 0;
+
+function resultsMarkdown() {
+  const cpu = cpus();
+  const lines = [
+    "# Benchmark results",
+    "",
+    "Written by `pnpm bench` (bench/run.mjs) from its last full run; every figure was measured in that one run.",
+    "",
+    `- Date: ${machine.started}`,
+    `- Machine: ${cpu.length} x ${cpu[0]?.model ?? "unknown CPU"}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}`,
+    `- Node ${process.version}; load average at the start: ${machine.load}`,
+    "",
+  ];
+  for (const section of sections) lines.push("```", formatSection(section), "```", "");
+  const missing = RESULT_KEYS.filter((key) => !(key in results));
+  if (missing.length > 0) lines.push(`Not measured in this run: ${missing.join(", ")}.`, "");
+  lines.push("`bench/results.json`:", "", "```json", JSON.stringify(results, null, 2), "```", "");
+  return lines.join("\n");
+}
 
 function rank(name) {
   const i = ORDER.indexOf(name);

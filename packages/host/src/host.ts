@@ -28,6 +28,7 @@ import {
   CAPABILITIES_PATH_PREFIX,
   CapabilitySchema,
   PluginInfoSchema,
+  parseServiceRoute,
   SERVICES_PATH_PREFIX,
   ServiceRegistry as ServiceRegistryService,
   serviceEndpointUrl,
@@ -36,6 +37,7 @@ import { attachClientAddress, createRateLimiter } from "@cpg/ratelimit";
 import { createValidationInterceptor } from "@cpg/validation";
 import { registerAdminService } from "./admin/admin-service.js";
 import { createEventLog, fieldString } from "./admin/event-log.js";
+import { feedHostEvents } from "./admin/host-event-feed.js";
 import { operatorAuthenticator } from "./admin/operator-authenticator.js";
 import { createAuditor } from "./audit/audit-sink.js";
 import { auditAuthFailures } from "./audit/auth-failure-audit.js";
@@ -54,6 +56,12 @@ import { createPluginHealthTable, type PluginHealthTable } from "./health/plugin
 import { HostError } from "./host-error.js";
 import { type HostOptions, plaintextRefused, resolveHostOptions } from "./host-options.js";
 import { createRuntimeIdentities, type RuntimeIdentities } from "./identity/runtime-identities.js";
+import { createInProcessRouterTransport } from "./in-memory/in-process-router-transport.js";
+import {
+  createServiceDispatch,
+  type InProcessPlugin,
+  type ServiceDispatch,
+} from "./in-memory/service-dispatch.js";
 import {
   type AdoptedPlugin,
   type AdoptPluginOptions,
@@ -82,6 +90,12 @@ import { createServerStreamHandler } from "./server/server-stream-handler.js";
 
 // Header of the host's in-memory transports; see createInMemoryTransport.
 const IN_MEMORY_TICKET_HEADER = "x-cpg-in-memory-ticket";
+
+// An in-process plugin: its request handler, and its implementations when known.
+interface InMemoryPlugin {
+  readonly handler: NodeRequestHandler;
+  readonly dispatch: ServiceDispatch | undefined;
+}
 
 /**
  * Where and how {@link Host.listen} binds.
@@ -135,11 +149,24 @@ export interface Host {
   createInMemoryTransport(options?: {
     interceptors?: Interceptor[];
     /**
-     * The request handler of an in-process plugin that will join through
-     * this transport: the router then reaches it in memory, without sockets.
+     * The in-process plugin that will join through this transport (an SDK
+     * `Plugin`, or just its request handler): the router then reaches it in
+     * memory, without sockets, and, given the plugin's `routes` and
+     * `interceptors`, calls from other in-process plugins reach its
+     * implementations directly (see {@link Host.createRouterTransport}).
      */
-    plugin?: NodeRequestHandler;
+    plugin?: NodeRequestHandler | (InProcessPlugin & { readonly handler: NodeRequestHandler });
   }): Transport;
+  /**
+   * A transport for an in-process plugin's calls through the router to the
+   * provider at `endpointUrl` (`/services/{type}/{provider}`), when that
+   * provider is in process: the router admits each call as it admits network
+   * calls, then hands it to the provider's implementation through the
+   * provider's interceptors, cloning messages instead of serializing them.
+   * Undefined when the provider is not in process. `interceptors` are the
+   * caller's (its credentials).
+   */
+  createRouterTransport(endpointUrl: string, interceptors: Interceptor[]): Transport | undefined;
   /** Starts serving on one port (HTTP/1.1 and HTTP/2, TLS when configured). */
   listen(options?: ListenOptions): Promise<{ readonly url: string; readonly port: number }>;
   /** Base URL once listening (or the configured public URL). */
@@ -198,34 +225,7 @@ export function createHost(options: HostOptions = {}): Host {
   const stopWatches = new AbortController();
   // Recent events for the admin API (dashboard): routes, health, registry, audit.
   const eventLog = createEventLog(500);
-  events.subscribe((event) => {
-    const kind = event.type.startsWith("route.")
-      ? "route"
-      : event.type.startsWith("health.")
-        ? "health"
-        : event.type.startsWith("runtime.")
-          ? "runtime"
-          : event.type.startsWith("host.")
-            ? "host"
-            : "registry";
-    if (event.type === "health.reported") return;
-    const fields: Record<string, string> = {};
-    for (const [k, v] of Object.entries(event)) {
-      if (k === "type") continue;
-      if (k === "registration" && typeof v === "object" && v !== null) {
-        const r = v as { id: string; serviceType: string; runtimeId: string; version: string };
-        Object.assign(fields, {
-          registration_id: r.id,
-          service_type: r.serviceType,
-          runtime_id: r.runtimeId,
-          version: r.version,
-        });
-      } else {
-        fields[k] = fieldString(v);
-      }
-    }
-    eventLog.push({ time: opts.now(), kind, name: event.type, fields });
-  });
+  feedHostEvents(events, eventLog, opts.now);
   const sink = opts.audit ?? ((event) => logger.info("audit", event));
   const audit = createAuditor((event) => {
     sink(event);
@@ -266,8 +266,8 @@ export function createHost(options: HostOptions = {}): Host {
   // Where managed plugins listen, for registrations without base_url.
   const managedUrls = new Map<string, string>();
   // In-process plugins: tickets of their transports, and their handlers by runtime id.
-  const inMemoryTickets = new Map<string, NodeRequestHandler>();
-  const inMemoryRuntimes = new Map<string, NodeRequestHandler>();
+  const inMemoryTickets = new Map<string, InMemoryPlugin>();
+  const inMemoryRuntimes = new Map<string, InMemoryPlugin>();
   events.subscribe((event) => {
     if (event.type === "runtime.ended") {
       health.delete(event.runtimeId);
@@ -312,7 +312,8 @@ export function createHost(options: HostOptions = {}): Host {
   const routerTracer = metrics ? metrics.routerTracer(opts.tracer) : opts.tracer;
   const serviceRouter = createServiceRouter({
     ...(routerTracer ? { tracer: routerTracer } : {}),
-    inMemoryHandler: (runtimeId) => inMemoryRuntimes.get(runtimeId),
+    inMemoryHandler: (runtimeId) => inMemoryRuntimes.get(runtimeId)?.handler,
+    inMemoryDispatch: (runtimeId) => inMemoryRuntimes.get(runtimeId)?.dispatch,
     audit,
     registry,
     identities,
@@ -436,13 +437,14 @@ export function createHost(options: HostOptions = {}): Host {
   const serveMetrics =
     metrics && createMetricsEndpoint({ metrics, admin: opts.admin, public: opts.metrics.public });
   const handler: NodeRequestHandler = (req, res) => {
-    if (handleProbe(req, res, serving)) return;
-    if (serveMetrics?.(req, res)) return;
     const url = req.url ?? "";
+    // Routed calls first: they are the hot path.
     if (url.startsWith(SERVICES_PATH_PREFIX)) {
       serviceRouter.handle(req, res);
       return;
     }
+    if (handleProbe(req, res, serving)) return;
+    if (serveMetrics?.(req, res)) return;
     if (url.startsWith(CAPABILITIES_PATH_PREFIX)) {
       gateway(req, res);
       return;
@@ -520,7 +522,13 @@ export function createHost(options: HostOptions = {}): Host {
         // A ticket only this transport carries: the handshake binds the runtime
         // id it issues to the plugin's handler, so the router can reach it in memory.
         const ticket = generateToken();
-        inMemoryTickets.set(ticket, transportOptions.plugin);
+        const plugin = transportOptions.plugin;
+        inMemoryTickets.set(
+          ticket,
+          typeof plugin === "function"
+            ? { handler: plugin, dispatch: undefined }
+            : { handler: plugin.handler, dispatch: createServiceDispatch(plugin) },
+        );
         clientInterceptors.push((next) => (req) => {
           req.header.set(IN_MEMORY_TICKET_HEADER, ticket);
           return next(req);
@@ -529,6 +537,17 @@ export function createHost(options: HostOptions = {}): Host {
       return createRouterTransport(routes, {
         router: { interceptors, readMaxBytes: opts.readMaxBytes },
         transport: { interceptors: clientInterceptors },
+      });
+    },
+    createRouterTransport(endpointUrl, callerInterceptors) {
+      const route = parseServiceRoute(`${endpointUrl}/x`);
+      if (route === undefined) return undefined;
+      const providerId = serviceRouter.inProcess.resolve(route.serviceType, route.providerId);
+      if (inMemoryRuntimes.get(providerId)?.dispatch === undefined) return undefined;
+      return createInProcessRouterTransport({
+        endpointUrl,
+        interceptors: callerInterceptors,
+        routes: serviceRouter.inProcess,
       });
     },
     get url() {

@@ -78,6 +78,12 @@ export interface Plugin {
   routes(router: ConnectRouter): void;
   /** Node request handler for the plugin's services (plus `/healthz`, `/readyz`). */
   readonly handler: NodeRequestHandler;
+  /**
+   * The interceptors every call served by this plugin goes through (draining,
+   * error metadata), for a host that calls the services of an in-process
+   * plugin directly (see `routes`).
+   */
+  readonly interceptors: readonly Interceptor[];
   /** Serves the plugin on one port, HTTP/1.1 and HTTP/2 (TLS when configured). */
   listen(options?: { port?: number; host?: string }): Promise<{ url: string; port: number }>;
   /** Base URL once listening. */
@@ -100,6 +106,14 @@ export interface Plugin {
        * Default: `hostUrl`.
        */
       routerUrl?: string;
+      /**
+       * Transports for calls through the host's router, by endpoint URL
+       * (`/services/{type}/{provider}`), given the plugin's authenticating
+       * interceptors. An in-process host passes one that reaches in-process
+       * providers without serializing; where it returns undefined, calls go
+       * to `routerUrl` as usual.
+       */
+      routerTransport?: (endpointUrl: string, interceptors: Interceptor[]) => Transport | undefined;
     },
   ): Promise<RuntimeCredentials>;
   /** The runtime identity, once joined or handed over by the host. */
@@ -266,6 +280,10 @@ export function createPlugin(options: PluginOptions): Plugin {
 
   // Base URL for calls through the host's router, when it differs from the host URL.
   let routerUrl: string | undefined;
+  // Transports through an in-process host's router, when it gives them.
+  let routerTransport:
+    | ((endpointUrl: string, interceptors: Interceptor[]) => Transport | undefined)
+    | undefined;
   const routedTransportFor = (baseUrl: string, interceptors: Interceptor[]) => {
     const http2 = session?.cpgHost === true || baseUrl.startsWith("https:");
     return createHostTransport({
@@ -335,9 +353,10 @@ export function createPlugin(options: PluginOptions): Plugin {
     registerHealthServices(router, serving, stopWatches.signal);
   };
 
+  const serverInterceptors: Interceptor[] = [drain.interceptor, sanitizeErrorMetadata];
   const adapter = createNodeConnectAdapter({
     routes,
-    interceptors: [drain.interceptor, sanitizeErrorMetadata],
+    interceptors: serverInterceptors,
     contextValues(req) {
       const values = createContextValues();
       attachPeerCertificate(values, req);
@@ -357,6 +376,7 @@ export function createPlugin(options: PluginOptions): Plugin {
     declarations: opts.declarations,
     routes,
     handler,
+    interceptors: serverInterceptors,
     async listen(listenOptions = {}) {
       if (closing) throw new PluginError("closed", "the plugin has been closed");
       if (listener)
@@ -384,6 +404,7 @@ export function createPlugin(options: PluginOptions): Plugin {
     },
     async joinWith(hostUrl, createTransport, joinOptions = {}) {
       routerUrl = joinOptions.routerUrl?.replace(/\/$/, "");
+      routerTransport = joinOptions.routerTransport;
       if (closing) throw new PluginError("closed", "the plugin has been closed");
       const s = openSession(hostUrl, createTransport);
       const credentials = await s.connect();
@@ -420,6 +441,7 @@ export function createPlugin(options: PluginOptions): Plugin {
           minVersion: clientOptions.minVersion ?? "",
           transportFor: routedTransportFor,
           routerUrl: () => routerUrl,
+          endpointTransport: () => routerTransport,
         }),
       );
     },

@@ -24,15 +24,21 @@ export interface EventLog {
  * Creates an {@link EventLog} keeping the last `capacity` events.
  */
 export function createEventLog(capacity = 500): EventLog {
+  // A ring: the oldest event is overwritten, nothing is shifted.
   const ring: LoggedEvent[] = [];
+  let next = 0;
   const listeners = new Set<(event: LoggedEvent) => void>();
   return {
     push(event) {
-      ring.push(event);
-      if (ring.length > capacity) ring.shift();
-      for (const l of [...listeners]) l(event);
+      if (ring.length < capacity) ring.push(event);
+      else ring[next] = event;
+      next = (next + 1) % capacity;
+      if (listeners.size > 0) for (const l of [...listeners]) l(event);
     },
-    recent: (n) => ring.slice(Math.max(0, ring.length - n)),
+    recent(n) {
+      const ordered = ring.length < capacity ? ring : [...ring.slice(next), ...ring.slice(0, next)];
+      return ordered.slice(Math.max(0, ordered.length - n));
+    },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -40,9 +46,6 @@ export function createEventLog(capacity = 500): EventLog {
   };
 }
 
-/**
- * Turns any value into the string form the admin API carries.
- */
 export function fieldString(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === undefined || value === null) return "";

@@ -6,7 +6,8 @@ import type { Launcher, PluginExit, RunningPlugin } from "./launcher.js";
  * Runs an `@cpg/plugin-sdk` plugin inside the host process. It joins through
  * the host's in-memory transport (the same handshake, interceptors, policies
  * and validation as any plugin) and the router reaches it in memory: no
- * socket is opened for it. `stop()` really stops it: the plugin closes and
+ * socket is opened for it. Its calls to other in-process plugins go through
+ * the router's admission and straight to their implementations. `stop()` really stops it: the plugin closes and
  * its identity is revoked.
  */
 export const inMemoryLauncher: Launcher = {
@@ -20,8 +21,13 @@ export const inMemoryLauncher: Launcher = {
     try {
       creds = await plugin.joinWith(
         "memory://host",
-        (interceptors) => host.createInMemoryTransport({ interceptors, plugin: plugin.handler }),
-        host.url ? { routerUrl: host.url } : {},
+        (interceptors) => host.createInMemoryTransport({ interceptors, plugin }),
+        {
+          ...(host.url ? { routerUrl: host.url } : {}),
+          // Calls to other in-process plugins skip sockets and serialization.
+          routerTransport: (endpointUrl, interceptors) =>
+            host.createRouterTransport(endpointUrl, interceptors),
+        },
       );
       await waitForHealthy(
         { health: host.health, events: host.events },

@@ -15,6 +15,8 @@ import type { HostEvent } from "../events/host-event.js";
 import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
+import type { InProcessRoutes } from "../in-memory/in-process-router-transport.js";
+import type { ServiceDispatch } from "../in-memory/service-dispatch.js";
 import {
   type HostTracer,
   parentTraceparent,
@@ -59,6 +61,8 @@ export interface ServiceRouterOptions {
   readonly outlierThreshold: number;
   /** The request handler of an in-memory provider (base URL `memory://<runtime id>`). */
   readonly inMemoryHandler: (runtimeId: string) => NodeRequestHandler | undefined;
+  /** The implementations of an in-process provider, for calls from in-process plugins. */
+  readonly inMemoryDispatch?: (runtimeId: string) => ServiceDispatch | undefined;
   /** Starts a span per routed call (refusals included); see {@link HostTracer}. */
   readonly tracer?: HostTracer;
   /** Records security events (refused caller credentials). Default: none. */
@@ -80,6 +84,8 @@ export interface ServiceRouter {
    * now on, so callers holding the old endpoint URL are not cut off.
    */
   alias(from: string, to: string): void;
+  /** Admission of calls from in-process plugins to in-process providers. */
+  readonly inProcess: InProcessRoutes;
 }
 
 const noop = () => {};
@@ -377,7 +383,118 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
     }
   };
 
+  const resolve = (serviceType: string, providerId: string): string =>
+    aliases.size > 0 && registry.find(serviceType, providerId) === undefined
+      ? (aliases.get(providerId) ?? providerId)
+      : providerId;
+
+  // The same checks as `route`, in the same order, for a call that arrives
+  // as headers and a message instead of an HTTP request.
+  const inProcess: InProcessRoutes = {
+    resolve,
+    dispatch: (runtimeId) => options.inMemoryDispatch?.(runtimeId),
+    admit(header, serviceType, requestedId, procedure) {
+      const leaveDrain = options.drain.enter();
+      if (leaveDrain === undefined) {
+        throw new ConnectError("host is shutting down", Code.Unavailable);
+      }
+      const started = performance.now();
+      let span = options.tracer?.startSpan(
+        `route ${serviceType}`,
+        { service_type: serviceType, procedure },
+        parentTraceparent(header.get(TRACEPARENT_HEADER) ?? undefined),
+      );
+      const refuse = (code: Code, message: string) => {
+        leaveDrain();
+        span?.end(codeName(code));
+        return new ConnectError(message, code);
+      };
+      let caller: RuntimeIdentity;
+      try {
+        const authorization = header.get(AUTHORIZATION_HEADER);
+        if (authorization === null) {
+          throw new ConnectError(
+            "router calls need the caller's runtime token",
+            Code.Unauthenticated,
+          );
+        }
+        caller = verifyRuntimeCredentials(
+          identities,
+          authorization,
+          header.get(RUNTIME_ID_HEADER),
+          createContextValues(),
+        );
+      } catch (error) {
+        const e = ConnectError.from(error);
+        options.audit?.("auth.failed", {
+          where: "router",
+          procedure,
+          claimed_runtime_id: header.get(RUNTIME_ID_HEADER) ?? "",
+          client_address: "in-process",
+          reason: e.rawMessage,
+        });
+        throw refuse(e.code, e.rawMessage);
+      }
+      span?.setAttribute("caller_self_id", caller.selfId);
+      const providerId = resolve(serviceType, requestedId);
+      const registration = registry.find(serviceType, providerId);
+      if (!options.allowCall(caller.runtimeId)) {
+        throw refuse(
+          Code.ResourceExhausted,
+          `rate limit exceeded for calls through the router by ${caller.runtimeId}`,
+        );
+      }
+      if (!options.mayCall(caller, serviceType)) {
+        throw refuse(
+          Code.PermissionDenied,
+          `plugin "${caller.selfId}" may not call service type "${serviceType}"; declare it in requires`,
+        );
+      }
+      if (registration === undefined) {
+        throw refuse(
+          Code.NotFound,
+          `provider "${providerId}" does not provide service type "${serviceType}"`,
+        );
+      }
+      if (
+        registry.isEjected(providerId) ||
+        options.health.get(providerId)?.state === HealthState.UNHEALTHY
+      ) {
+        throw refuse(
+          Code.Unavailable,
+          `provider "${providerId}" of "${serviceType}" is not available`,
+        );
+      }
+      span?.setAttribute("provider_self_id", identities.get(providerId)?.selfId ?? "unknown");
+      inFlight.set(providerId, (inFlight.get(providerId) ?? 0) + 1);
+      let ended = false;
+      return {
+        callerId: caller.runtimeId,
+        providerId,
+        maxTimeoutMs: options.maxTimeoutMs,
+        end(code) {
+          if (ended) return;
+          ended = true;
+          span?.end(code);
+          span = undefined;
+          events.emit({
+            type: "route.completed",
+            callerId: caller.runtimeId,
+            providerId,
+            serviceType,
+            procedure,
+            code,
+            durationMs: performance.now() - started,
+          });
+          leaveProvider(providerId);
+          leaveDrain();
+        },
+      };
+    },
+  };
+
   return {
+    inProcess,
     handle: route,
     inFlight: (providerId) => inFlight.get(providerId) ?? 0,
     waitIdle(providerId, timeoutMs) {

@@ -27,6 +27,13 @@ export function createRoutedTransport(options: {
   routerUrl?: () => string | undefined;
   /** Creates an authenticated transport for a base URL on the host. */
   transportFor: (baseUrl: string, interceptors: Interceptor[]) => Transport;
+  /**
+   * An in-process host's transports by endpoint URL; where one is given, it
+   * is used instead of `transportFor`.
+   */
+  endpointTransport?: () =>
+    | ((endpointUrl: string, interceptors: Interceptor[]) => Transport | undefined)
+    | undefined;
 }): Transport {
   let current: { endpointUrl: string; transport: Transport; runtimeId: string } | undefined;
 
@@ -48,14 +55,19 @@ export function createRoutedTransport(options: {
         Code.Unavailable,
       );
     }
+    const inProcess = options.endpointTransport?.()?.(endpointUrl, [session.authenticate]);
     const baseUrl = `${options.routerUrl?.() ?? session.credentials.hostUrl}${endpointUrl}`;
     current = {
       endpointUrl,
       runtimeId: session.credentials.runtimeId,
-      transport: options.transportFor(
-        baseUrl,
-        session.cpgHost ? [session.authenticate] : [session.authenticate, methodOnlyPath(baseUrl)],
-      ),
+      transport: inProcess
+        ? inProcess
+        : options.transportFor(
+            baseUrl,
+            session.cpgHost
+              ? [session.authenticate]
+              : [session.authenticate, methodOnlyPath(baseUrl)],
+          ),
     };
     return current.transport;
   };
