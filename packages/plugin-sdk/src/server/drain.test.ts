@@ -82,6 +82,27 @@ describe("createDrain", () => {
     expect(drain.inFlight).toBe(0);
   });
 
+  it("counts out a stream cancelled before its response arrived, without reading it", async () => {
+    const drain = createDrain();
+    const abort = new AbortController();
+    const next = async () => {
+      // The caller goes away while the handler is still preparing its answer.
+      abort.abort();
+      return {
+        stream: true,
+        header: new Headers(),
+        trailer: new Headers(),
+        message: (async function* () {})(),
+      };
+    };
+    await drain.interceptor(next as never)({
+      stream: true,
+      signal: abort.signal,
+      header: new Headers(),
+    } as never);
+    expect(drain.inFlight).toBe(0);
+  });
+
   it('refuses new unary and streaming calls with unavailable "host is shutting down" once started', async () => {
     const drain = createDrain();
     const { client } = setup(drain);

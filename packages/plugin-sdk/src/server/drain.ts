@@ -71,8 +71,11 @@ export function createDrain(options: DrainOptions = {}): Drain {
         done();
       }
     };
-    // A cancelled stream may never be iterated to its end: count it out anyway.
-    req.signal.addEventListener("abort", finish);
+    // A cancelled stream may never be iterated to its end: count it out anyway
+    // (at once when it was cancelled before its response arrived: an abort
+    // listener added now would never fire).
+    if (req.signal.aborted) finish();
+    else req.signal.addEventListener("abort", finish);
     return {
       ...res,
       message: (async function* () {
