@@ -1,3 +1,5 @@
+import { HostError } from "../host-error.js";
+
 /**
  * One entry of the host's recent-event log, as the admin API shows it.
  */
@@ -21,9 +23,16 @@ export interface EventLog {
 }
 
 /**
- * Creates an {@link EventLog} keeping the last `capacity` events.
+ * Creates an {@link EventLog} keeping the last `capacity` events (a positive
+ * integer; default: 500).
  */
 export function createEventLog(capacity = 500): EventLog {
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new HostError(
+      "invalid_config",
+      `event log capacity must be a positive integer, got ${capacity}`,
+    );
+  }
   // A ring: the oldest event is overwritten, nothing is shifted.
   const ring: LoggedEvent[] = [];
   let next = 0;
@@ -46,6 +55,9 @@ export function createEventLog(capacity = 500): EventLog {
   };
 }
 
+/**
+ * Turns any value into the string form the admin API carries.
+ */
 export function fieldString(value: unknown): string {
   if (typeof value === "string") return value;
   if (value === undefined || value === null) return "";

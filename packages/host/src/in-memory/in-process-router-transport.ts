@@ -85,22 +85,7 @@ export function createInProcessRouterTransport(
   /** Admits the call and builds what the provider sees. */
   const admit = (req: UnaryRequest | StreamRequest, timeoutMs: number | undefined) => {
     const procedure = `/${req.method.parent.typeName}/${req.method.name}`;
-    console.log("DBG admit", req.header.get("x-plugin-runtime-id"));
-    let admitted: AdmittedCall;
-    try {
-      admitted = options.routes.admit(req.header, serviceType, route.providerId, procedure);
-    } catch (e) {
-      console.log("DBG refused", String(e));
-      throw e;
-    }
-    const end0 = admitted.end;
-    admitted = {
-      ...admitted,
-      end: (c: string) => {
-        console.log("DBG end", c);
-        end0(c);
-      },
-    };
+    const admitted = options.routes.admit(req.header, serviceType, route.providerId, procedure);
     // The request's headers are this call's own copy: the provider gets them
     // without the caller's credentials, with the caller's id.
     const header = req.header;
@@ -163,7 +148,14 @@ export function createInProcessRouterTransport(
           admitted.end(codeName(e.code));
           throw e;
         }
-        return { ...res, message: reportingEnd(res.message, admitted, req.signal) };
+        // A cancelled stream may never be read to its end (or at all): count
+        // it out when the caller aborts, as the network router does when the
+        // caller's stream closes.
+        const signal = req.signal;
+        const cancel = () => admitted.end(codeName(Code.Canceled));
+        if (signal.aborted) cancel();
+        else if (signal !== NEVER_ABORTED) signal.addEventListener("abort", cancel, { once: true });
+        return { ...res, message: reportingEnd(res.message, admitted, signal, cancel) };
       });
       return (await run({
         stream: true,
@@ -195,6 +187,7 @@ async function* reportingEnd<T>(
   messages: AsyncIterable<T>,
   admitted: AdmittedCall,
   signal: AbortSignal,
+  cancel: () => void,
 ): AsyncGenerator<T> {
   let code = "ok";
   try {
@@ -203,6 +196,7 @@ async function* reportingEnd<T>(
     code = codeName(ConnectError.from(error).code);
     throw error;
   } finally {
+    signal.removeEventListener("abort", cancel);
     admitted.end(signal.aborted && code === "ok" ? codeName(Code.Canceled) : code);
   }
 }

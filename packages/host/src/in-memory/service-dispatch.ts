@@ -172,17 +172,24 @@ export function createServiceDispatch(plugin: InProcessPlugin): ServiceDispatch 
       const run = chain(interceptors, invoke as never) as (
         req: StreamRequest,
       ) => Promise<StreamResponse>;
-      return (await run({
-        stream: true,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: context.url,
-        signal: context.signal,
-        header: context.requestHeader,
-        contextValues: context.values,
-        message: copyEach(method.input, messages, undefined),
-      } as StreamRequest)) as never;
+      try {
+        return (await run({
+          stream: true,
+          service: method.parent,
+          method,
+          requestMethod: "POST",
+          url: context.url,
+          signal: context.signal,
+          header: context.requestHeader,
+          contextValues: context.values,
+          message: copyEach(method.input, messages, undefined),
+        } as StreamRequest)) as never;
+      } catch (error) {
+        // No response stream will release it (an interceptor refused the
+        // call, the input message is missing...): stop the deadline timer now.
+        context.release();
+        throw error;
+      }
     },
   };
 }
@@ -208,18 +215,26 @@ function callContext(method: DescMethod, call: DispatchedCall): CallContext {
   if (call.timeoutMs !== undefined) {
     deadline = Date.now() + call.timeoutMs;
     const controller = new AbortController();
-    const onCallerAbort = () => controller.abort(call.signal.reason);
-    const timer = setTimeout(
-      () => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-      call.timeoutMs,
-    );
-    if (call.signal.aborted) controller.abort(call.signal.reason);
-    else call.signal.addEventListener("abort", onCallerAbort, { once: true });
-    signal = controller.signal;
+    const onCallerAbort = () => {
+      clearTimeout(timer);
+      controller.abort(call.signal.reason);
+    };
+    // Once aborted, the call needs neither the timer nor the caller's signal
+    // (a stream nobody reads is never released otherwise).
     release = () => {
       clearTimeout(timer);
       call.signal.removeEventListener("abort", onCallerAbort);
     };
+    const timer = setTimeout(() => {
+      release();
+      controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+    }, call.timeoutMs);
+    if (call.signal.aborted) controller.abort(call.signal.reason);
+    // NEVER_ABORTED is shared by every call without a signal: never listen to it.
+    else if (call.signal !== NEVER_ABORTED) {
+      call.signal.addEventListener("abort", onCallerAbort, { once: true });
+    }
+    signal = controller.signal;
   }
   let responseHeader: Headers | undefined;
   let responseTrailer: Headers | undefined;
@@ -274,15 +289,52 @@ function copyOut<O extends DescMessage>(schema: O, value: unknown): MessageShape
     : create(schema, value as MessageInitShape<O>);
 }
 
+/**
+ * Copies every message of `source`. With the `context` of a call, the
+ * caller's cancellation and the deadline end the stream at once, as they end
+ * a network call, even while the provider waits for something else: every
+ * step is raced against the call's signal, and the provider's iterator is
+ * then closed (its `finally` runs once its pending step settles).
+ */
 async function* copyEach<M extends DescMessage>(
   schema: M,
   source: AsyncIterable<unknown>,
   context: CallContext | undefined,
 ): AsyncGenerator<MessageShape<M>> {
+  if (context === undefined || context.signal === NEVER_ABORTED) {
+    try {
+      for await (const value of source) yield copyOut(schema, value);
+    } finally {
+      context?.release();
+    }
+    return;
+  }
+  const signal = context.signal;
+  const it = source[Symbol.asyncIterator]();
+  let pending = false;
+  let done = false;
   try {
-    for await (const value of source) yield copyOut(schema, value);
+    for (;;) {
+      // Checked first: asking the provider for its next message would resume it.
+      if (signal.aborted) throw ConnectError.from(signal.reason);
+      pending = true;
+      const step = await untilAborted(it.next(), signal);
+      pending = false;
+      if (step.done) {
+        done = true;
+        return;
+      }
+      yield copyOut(schema, step.value);
+    }
   } finally {
-    context?.release();
+    context.release();
+    if (!done) {
+      // A step still pending (the call was aborted) cannot be waited for.
+      const closed = Promise.resolve()
+        .then(() => it.return?.())
+        .catch(() => {});
+      if (!pending) await closed;
+    }
   }
 }
 
