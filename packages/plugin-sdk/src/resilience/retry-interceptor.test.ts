@@ -1,10 +1,4 @@
-import { create, createFileRegistry, type Message } from "@bufbuild/protobuf";
-import type { GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import {
-  FieldDescriptorProto_Label,
-  FieldDescriptorProto_Type,
-  FileDescriptorProtoSchema,
-} from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -15,6 +9,7 @@ import {
 import { PluginControl, pluginHealthV1 } from "@cpg/protocol";
 import { describe, expect, it } from "vitest";
 import { isPluginError } from "../plugin-error.js";
+import { ChunkSchema, UploadService } from "../test-support/upload-service.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry-interceptor.js";
 
 const { HealthService, ServingStatus } = pluginHealthV1;
@@ -73,54 +68,6 @@ async function failure(promise: Promise<unknown>): Promise<ConnectError> {
     (e: unknown) => ConnectError.from(e),
   );
 }
-
-// A client- and a bidi-streaming method, which @cpg/protocol does not have.
-const uploadFile = create(FileDescriptorProtoSchema, {
-  name: "test/v1/upload.proto",
-  package: "test.v1",
-  syntax: "proto3",
-  messageType: [
-    {
-      name: "Chunk",
-      field: [
-        {
-          name: "data",
-          number: 1,
-          label: FieldDescriptorProto_Label.OPTIONAL,
-          type: FieldDescriptorProto_Type.STRING,
-          jsonName: "data",
-        },
-      ],
-    },
-  ],
-  service: [
-    {
-      name: "UploadService",
-      method: [
-        {
-          name: "Upload",
-          inputType: ".test.v1.Chunk",
-          outputType: ".test.v1.Chunk",
-          clientStreaming: true,
-        },
-        {
-          name: "Chat",
-          inputType: ".test.v1.Chunk",
-          outputType: ".test.v1.Chunk",
-          clientStreaming: true,
-          serverStreaming: true,
-        },
-      ],
-    },
-  ],
-});
-const uploadRegistry = createFileRegistry(uploadFile, () => undefined);
-type Chunk = Message<"test.v1.Chunk"> & { data: string };
-const ChunkSchema = uploadRegistry.getMessage("test.v1.Chunk") as unknown as GenMessage<Chunk>;
-const UploadService = uploadRegistry.getService("test.v1.UploadService") as unknown as GenService<{
-  upload: { methodKind: "client_streaming"; input: typeof ChunkSchema; output: typeof ChunkSchema };
-  chat: { methodKind: "bidi_streaming"; input: typeof ChunkSchema; output: typeof ChunkSchema };
-}>;
 
 async function* chunks(...data: string[]) {
   for (const d of data) yield create(ChunkSchema, { data: d });

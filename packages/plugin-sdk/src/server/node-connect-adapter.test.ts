@@ -1,13 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { create, createFileRegistry, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
-import type { GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import {
-  FieldDescriptorProto_Label,
-  FieldDescriptorProto_Type,
-  FileDescriptorProtoSchema,
-} from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -29,59 +23,12 @@ import {
 import { listenOnFreePort, type TestServer } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { GetRequestSchema, KVService, WatchRequestSchema } from "../test-support/kv-service.js";
+import { ChunkSchema, UploadService } from "../test-support/upload-service.js";
 import {
   createNodeConnectAdapter,
   type NodeConnectAdapterOptions,
 } from "./node-connect-adapter.js";
 import { listen, type NodeListener } from "./node-listener.js";
-
-// A client- and a bidi-streaming method, which KVService does not have.
-const uploadFile = create(FileDescriptorProtoSchema, {
-  name: "test/v1/upload.proto",
-  package: "test.v1",
-  syntax: "proto3",
-  messageType: [
-    {
-      name: "Chunk",
-      field: [
-        {
-          name: "data",
-          number: 1,
-          label: FieldDescriptorProto_Label.OPTIONAL,
-          type: FieldDescriptorProto_Type.STRING,
-          jsonName: "data",
-        },
-      ],
-    },
-  ],
-  service: [
-    {
-      name: "UploadService",
-      method: [
-        {
-          name: "Upload",
-          inputType: ".test.v1.Chunk",
-          outputType: ".test.v1.Chunk",
-          clientStreaming: true,
-        },
-        {
-          name: "Chat",
-          inputType: ".test.v1.Chunk",
-          outputType: ".test.v1.Chunk",
-          clientStreaming: true,
-          serverStreaming: true,
-        },
-      ],
-    },
-  ],
-});
-const uploadRegistry = createFileRegistry(uploadFile, () => undefined);
-type Chunk = Message<"test.v1.Chunk"> & { data: string };
-const ChunkSchema = uploadRegistry.getMessage("test.v1.Chunk") as unknown as GenMessage<Chunk>;
-const UploadService = uploadRegistry.getService("test.v1.UploadService") as unknown as GenService<{
-  upload: { methodKind: "client_streaming"; input: typeof ChunkSchema; output: typeof ChunkSchema };
-  chat: { methodKind: "bidi_streaming"; input: typeof ChunkSchema; output: typeof ChunkSchema };
-}>;
 
 const peer = createContextKey("");
 const HANDLER_PARSE_ERROR = "throw-parse";
