@@ -6,12 +6,7 @@ import { AUTHORIZATION_HEADER, CALLER_ID_HEADER, RUNTIME_ID_HEADER } from "@cpg/
 // Request headers that never reach a provider: hop-by-hop headers, and
 // everything that identifies the caller (the router sets its own).
 const DROPPED_REQUEST_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "host",
+  ...CONNECTION_HEADERS,
   "http2-settings",
   "te",
   AUTHORIZATION_HEADER,

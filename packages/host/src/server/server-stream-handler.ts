@@ -20,6 +20,7 @@ import {
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
+import { requestTimeoutMs } from "../router/deadline.js";
 import { codeName } from "../router/error-response.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
@@ -122,7 +123,7 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
       abort.abort(new ConnectError("the host is shutting down", Code.Unavailable));
     if (options.shutdownSignal?.aborted) onShutdown();
     else options.shutdownSignal?.addEventListener("abort", onShutdown, { once: true });
-    const timer = deadlineTimer(req, protocol, abort);
+    const timer = deadlineTimer(req, abort);
     let response: StreamResponse<I, O> | undefined;
     let headersSent = false;
     // Sent with the first message (or the end of the call), not before, so that
@@ -303,34 +304,11 @@ function drained(res: Response, signal: AbortSignal): Promise<void> {
   });
 }
 
-// grpc-timeout: 1 to 8 digits and a unit; connect-timeout-ms: up to 10 digits.
-const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
-const GRPC_UNIT_MS: Record<string, number> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1000,
-  m: 1,
-  u: 0.001,
-  n: 0.000001,
-};
-
 function deadlineTimer(
   req: Request,
-  protocol: LeanProtocol,
   abort: AbortController,
 ): ReturnType<typeof setTimeout> | undefined {
-  let timeoutMs: number | undefined;
-  if (protocol === "grpc") {
-    const value = req.headers["grpc-timeout"];
-    if (typeof value === "string") {
-      const match = GRPC_TIMEOUT.exec(value);
-      timeoutMs = match ? Number(match[1]) * GRPC_UNIT_MS[match[2]!]! : Number.NaN;
-    }
-  } else {
-    const value = req.headers["connect-timeout-ms"];
-    if (typeof value === "string")
-      timeoutMs = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
-  }
+  const timeoutMs = requestTimeoutMs(req.headers);
   if (timeoutMs === undefined) return undefined;
   if (Number.isNaN(timeoutMs)) {
     abort.abort(new ConnectError("malformed deadline header", Code.InvalidArgument));
