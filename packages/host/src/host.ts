@@ -6,7 +6,7 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import { createAuthInterceptor, generateToken } from "@cpg/auth";
+import { createAuthInterceptor } from "@cpg/auth";
 import { attachPeerCertificate } from "@cpg/auth/node";
 import {
   createDrain,
@@ -28,7 +28,6 @@ import {
   CAPABILITIES_PATH_PREFIX,
   CapabilitySchema,
   PluginInfoSchema,
-  parseServiceRoute,
   SERVICES_PATH_PREFIX,
   ServiceRegistry as ServiceRegistryService,
   serviceEndpointUrl,
@@ -56,12 +55,7 @@ import { createPluginHealthTable, type PluginHealthTable } from "./health/plugin
 import { HostError } from "./host-error.js";
 import { type HostOptions, plaintextRefused, resolveHostOptions } from "./host-options.js";
 import { createRuntimeIdentities, type RuntimeIdentities } from "./identity/runtime-identities.js";
-import { createInProcessRouterTransport } from "./in-memory/in-process-router-transport.js";
-import {
-  createServiceDispatch,
-  type InProcessPlugin,
-  type ServiceDispatch,
-} from "./in-memory/service-dispatch.js";
+import { createInMemoryPlugins, type InMemoryPluginInput } from "./in-memory/in-memory-plugins.js";
 import {
   type AdoptedPlugin,
   type AdoptPluginOptions,
@@ -87,15 +81,6 @@ import { runtimeTokenAuthenticator } from "./security/runtime-token-authenticato
 import { PROFILE_DEFAULTS } from "./security/security-profile.js";
 import { warnPlaintextOnce } from "./security/tls-warning.js";
 import { createServerStreamHandler } from "./server/server-stream-handler.js";
-
-// Header of the host's in-memory transports; see createInMemoryTransport.
-const IN_MEMORY_TICKET_HEADER = "x-cpg-in-memory-ticket";
-
-// An in-process plugin: its request handler, and its implementations when known.
-interface InMemoryPlugin {
-  readonly handler: NodeRequestHandler;
-  readonly dispatch: ServiceDispatch | undefined;
-}
 
 /**
  * Where and how {@link Host.listen} binds.
@@ -155,7 +140,7 @@ export interface Host {
      * `interceptors`, calls from other in-process plugins reach its
      * implementations directly (see {@link Host.createRouterTransport}).
      */
-    plugin?: NodeRequestHandler | (InProcessPlugin & { readonly handler: NodeRequestHandler });
+    plugin?: InMemoryPluginInput;
   }): Transport;
   /**
    * A transport for an in-process plugin's calls through the router to the
@@ -265,15 +250,14 @@ export function createHost(options: HostOptions = {}): Host {
 
   // Where managed plugins listen, for registrations without base_url.
   const managedUrls = new Map<string, string>();
-  // In-process plugins: tickets of their transports, and their handlers by runtime id.
-  const inMemoryTickets = new Map<string, InMemoryPlugin>();
-  const inMemoryRuntimes = new Map<string, InMemoryPlugin>();
+  // In-process plugins, by runtime id.
+  const inMemory = createInMemoryPlugins();
   events.subscribe((event) => {
     if (event.type === "runtime.ended") {
       health.delete(event.runtimeId);
       grants.revokeRuntime(event.runtimeId);
       managedUrls.delete(event.runtimeId);
-      inMemoryRuntimes.delete(event.runtimeId);
+      inMemory.forget(event.runtimeId);
     }
   });
 
@@ -292,7 +276,7 @@ export function createHost(options: HostOptions = {}): Host {
     maxTotal: opts.maxRegistrations,
     explicitlyAllowed: (identity, type) => registrationPolicy.names(identity, type),
     knownBaseUrl: (runtimeId) =>
-      inMemoryRuntimes.has(runtimeId) ? `memory://${runtimeId}` : managedUrls.get(runtimeId),
+      inMemory.has(runtimeId) ? `memory://${runtimeId}` : managedUrls.get(runtimeId),
   });
   const watches = createServiceWatchHub(registry, health, events);
   const selector = createSelector(opts.selectionStrategy);
@@ -312,8 +296,8 @@ export function createHost(options: HostOptions = {}): Host {
   const routerTracer = metrics ? metrics.routerTracer(opts.tracer) : opts.tracer;
   const serviceRouter = createServiceRouter({
     ...(routerTracer ? { tracer: routerTracer } : {}),
-    inMemoryHandler: (runtimeId) => inMemoryRuntimes.get(runtimeId)?.handler,
-    inMemoryDispatch: (runtimeId) => inMemoryRuntimes.get(runtimeId)?.dispatch,
+    inMemoryHandler: inMemory.handler,
+    inMemoryDispatch: inMemory.dispatch,
     audit,
     registry,
     identities,
@@ -356,9 +340,7 @@ export function createHost(options: HostOptions = {}): Host {
       plugins: () => advertisedPlugins(),
       replay: replayGuard,
       onIssued(identity, requestHeader) {
-        const ticket = requestHeader.get(IN_MEMORY_TICKET_HEADER);
-        const plugin = ticket === null ? undefined : inMemoryTickets.get(ticket);
-        if (plugin) inMemoryRuntimes.set(identity.runtimeId, plugin);
+        inMemory.bind(identity.runtimeId, requestHeader);
       },
       logger,
       audit,
@@ -520,19 +502,8 @@ export function createHost(options: HostOptions = {}): Host {
       const clientInterceptors = [...(transportOptions.interceptors ?? [])];
       if (transportOptions.plugin) {
         // A ticket only this transport carries: the handshake binds the runtime
-        // id it issues to the plugin's handler, so the router can reach it in memory.
-        const ticket = generateToken();
-        const plugin = transportOptions.plugin;
-        inMemoryTickets.set(
-          ticket,
-          typeof plugin === "function"
-            ? { handler: plugin, dispatch: undefined }
-            : { handler: plugin.handler, dispatch: createServiceDispatch(plugin) },
-        );
-        clientInterceptors.push((next) => (req) => {
-          req.header.set(IN_MEMORY_TICKET_HEADER, ticket);
-          return next(req);
-        });
+        // id it issues to the plugin, so the router can reach it in memory.
+        clientInterceptors.push(inMemory.ticket(transportOptions.plugin));
       }
       return createRouterTransport(routes, {
         router: { interceptors, readMaxBytes: opts.readMaxBytes },
@@ -540,15 +511,7 @@ export function createHost(options: HostOptions = {}): Host {
       });
     },
     createRouterTransport(endpointUrl, callerInterceptors) {
-      const route = parseServiceRoute(`${endpointUrl}/x`);
-      if (route === undefined) return undefined;
-      const providerId = serviceRouter.inProcess.resolve(route.serviceType, route.providerId);
-      if (inMemoryRuntimes.get(providerId)?.dispatch === undefined) return undefined;
-      return createInProcessRouterTransport({
-        endpointUrl,
-        interceptors: callerInterceptors,
-        routes: serviceRouter.inProcess,
-      });
+      return inMemory.routerTransport(endpointUrl, callerInterceptors, serviceRouter.inProcess);
     },
     get url() {
       return opts.publicUrl ?? listener?.url;
