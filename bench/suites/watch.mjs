@@ -57,6 +57,8 @@ async function runHost() {
     },
   });
   const { url } = await host.listen();
+  // Never outlive the bench that started this host.
+  process.on("disconnect", () => process.exit(0));
   let session;
   process.on("message", (message) => {
     if (message === "memory") {
