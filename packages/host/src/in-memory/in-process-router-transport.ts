@@ -1,7 +1,14 @@
-import { create, type DescMessage, isMessage, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  isMessage,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createContextValues,
   type Interceptor,
   type StreamRequest,
@@ -104,6 +111,22 @@ export function createInProcessRouterTransport(
     };
   };
 
+  // What the caller's interceptors see besides the message.
+  const callerRequest = (
+    method: DescMethod,
+    signal: AbortSignal | undefined,
+    header: ConstructorParameters<typeof Headers>[0],
+    contextValues: ContextValues | undefined,
+  ) => ({
+    service: method.parent,
+    method,
+    requestMethod: "POST",
+    url: `memory://host${options.endpointUrl}/${method.parent.typeName}/${method.name}`,
+    signal: signal ?? NEVER_ABORTED,
+    header: new Headers(header),
+    contextValues: contextValues ?? createContextValues(),
+  });
+
   return {
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const providerId = options.routes.resolve(serviceType, route.providerId);
@@ -123,13 +146,7 @@ export function createInProcessRouterTransport(
       });
       return (await run({
         stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: `memory://host${options.endpointUrl}/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? NEVER_ABORTED,
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
+        ...callerRequest(method, signal, header, contextValues),
         message: asMessage(method.input, input),
       } as UnaryRequest)) as never;
     },
@@ -159,13 +176,7 @@ export function createInProcessRouterTransport(
       });
       return (await run({
         stream: true,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: `memory://host${options.endpointUrl}/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? NEVER_ABORTED,
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
+        ...callerRequest(method, signal, header, contextValues),
         message: messagesOf(method.input, input),
       } as StreamRequest)) as never;
     },

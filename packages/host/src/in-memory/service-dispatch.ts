@@ -116,10 +116,7 @@ export function createServiceDispatch(plugin: InProcessPlugin): ServiceDispatch 
           : untilAborted(Promise.resolve(result), req.signal));
         return {
           stream: false,
-          service: method.parent,
-          method,
-          header: context.responseHeader,
-          trailer: context.responseTrailer,
+          ...responseCommon(method, context),
           message: copyOut(method.output, output),
         } as UnaryResponse;
       };
@@ -129,13 +126,7 @@ export function createServiceDispatch(plugin: InProcessPlugin): ServiceDispatch 
       try {
         return (await run({
           stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: context.url,
-          signal: context.signal,
-          header: context.requestHeader,
-          contextValues: context.values,
+          ...requestCommon(method, context),
           message: clone(method.input, message),
         } as UnaryRequest)) as never;
       } finally {
@@ -162,10 +153,7 @@ export function createServiceDispatch(plugin: InProcessPlugin): ServiceDispatch 
         }
         return {
           stream: true,
-          service: method.parent,
-          method,
-          header: context.responseHeader,
-          trailer: context.responseTrailer,
+          ...responseCommon(method, context),
           message: copyEach(method.output, output, context),
         } as StreamResponse;
       };
@@ -175,13 +163,7 @@ export function createServiceDispatch(plugin: InProcessPlugin): ServiceDispatch 
       try {
         return (await run({
           stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: context.url,
-          signal: context.signal,
-          header: context.requestHeader,
-          contextValues: context.values,
+          ...requestCommon(method, context),
           message: copyEach(method.input, messages, undefined),
         } as StreamRequest)) as never;
       } catch (error) {
@@ -193,6 +175,24 @@ export function createServiceDispatch(plugin: InProcessPlugin): ServiceDispatch 
     },
   };
 }
+
+// What a request and a response of a call carry besides the message, as
+// Connect's own handlers fill them in.
+const requestCommon = (method: DescMethod, context: HandlerContext) => ({
+  service: method.parent,
+  method,
+  requestMethod: "POST",
+  url: context.url,
+  signal: context.signal,
+  header: context.requestHeader,
+  contextValues: context.values,
+});
+const responseCommon = (method: DescMethod, context: HandlerContext) => ({
+  service: method.parent,
+  method,
+  header: context.responseHeader,
+  trailer: context.responseTrailer,
+});
 
 /** A signal that never aborts: calls without one skip the race against it. */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
