@@ -1,39 +1,18 @@
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { bearer, HealthState, PluginControl, PluginIdentity } from "@cpg/protocol";
+import { HealthState, PluginControl, PluginIdentity } from "@cpg/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { silentLogger } from "../logging/logger.js";
-import { createPlugin, type Plugin } from "../plugin.js";
-import type { PluginOptions } from "../plugin-options.js";
+import type { Plugin } from "../plugin.js";
+import { auth, errorOf, usePlugins } from "../test-support/test-plugins.js";
 
-const plugins: Plugin[] = [];
-afterEach(async () => {
+afterEach(() => {
   vi.unstubAllEnvs();
-  await Promise.all(plugins.splice(0).map((p) => p.close(100)));
 });
-
-function testPlugin(options: Partial<PluginOptions> = {}): Plugin {
-  const plugin = createPlugin({
-    selfId: "kv-store",
-    version: "1.0.0",
-    logger: silentLogger,
-    ...options,
-  });
-  plugins.push(plugin);
-  return plugin;
-}
+const testPlugin = usePlugins();
 
 function control(plugin: Plugin) {
   return createClient(PluginControl, createRouterTransport(plugin.routes));
 }
-
-const errorOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-
-const auth = (token: string) => ({ headers: { authorization: bearer(token) } });
 
 describe("PluginControl.GetHealth", () => {
   it("answers HEALTHY for a new plugin", async () => {

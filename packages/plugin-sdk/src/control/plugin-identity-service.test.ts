@@ -1,44 +1,21 @@
-import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { bearer, Logger, PluginIdentity } from "@cpg/protocol";
-import { afterEach, describe, expect, it } from "vitest";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Logger, PluginIdentity } from "@cpg/protocol";
+import { describe, expect, it } from "vitest";
 import type { RuntimeCredentials } from "../host-link/host-session.js";
-import { silentLogger } from "../logging/logger.js";
-import { createPlugin, type Plugin } from "../plugin.js";
-import type { PluginOptions } from "../plugin-options.js";
+import type { Plugin } from "../plugin.js";
 import { provide } from "../provided-service.js";
 import { KVService } from "../test-support/kv-service.js";
+import { auth, errorOf, usePlugins } from "../test-support/test-plugins.js";
 
-const plugins: Plugin[] = [];
-afterEach(async () => {
-  await Promise.all(plugins.splice(0).map((p) => p.close(100)));
-});
+const testPlugin = usePlugins();
 
 // Host URLs in these tests point at a closed port: the plugin's health report
 // after an identity change fails quietly (silent logger).
 const HOST_URL = "http://127.0.0.1:1";
 
-function testPlugin(options: Partial<PluginOptions> = {}): Plugin {
-  const plugin = createPlugin({
-    selfId: "kv-store",
-    version: "1.0.0",
-    logger: silentLogger,
-    ...options,
-  });
-  plugins.push(plugin);
-  return plugin;
-}
-
 function identity(plugin: Plugin) {
   return createClient(PluginIdentity, createRouterTransport(plugin.routes));
 }
-
-const errorOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-
-const auth = (token: string) => ({ headers: { authorization: bearer(token) } });
 
 describe("PluginIdentity.GetPluginInfo", () => {
   it("returns selfId, version, provides, requires with defaults, and metadata", async () => {

@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { KVService } from "../test-support/kv-service.js";
+import { errorOf } from "../test-support/test-plugins.js";
 import { createDrain, type Drain } from "./drain.js";
 
 function deferred() {
@@ -39,12 +40,6 @@ function setup(drain: Drain) {
   );
   return { client: createClient(KVService, transport), entered, release };
 }
-
-const errorOf = (promise: Promise<unknown>) =>
-  promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
 
 describe("createDrain", () => {
   it("counts a unary call while it runs", async () => {
