@@ -3,8 +3,8 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { skipRedisTests, startRedis, type TestRedis } from "@cpg/test-utils";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { skipRedisTests, startRedis, type TestRedis } from "./redis/test-redis-server.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const scratch = join(root, "test-artifacts", "readme");

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { PluginControl } from "@cpg/protocol";
+import { skipRedisTests, startRedis, type TestRedis } from "@cpg/test-utils";
 import { Redis, type RedisOptions } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isRateLimitError, type RateLimitError } from "../rate-limit-error.js";
@@ -9,7 +10,6 @@ import { createRateLimitInterceptor } from "../rate-limit-interceptor.js";
 import { createRateLimiter } from "../rate-limiter.js";
 import { createTestRoutes } from "../test-server.js";
 import { createRedisRateLimitStore } from "./redis-rate-limit-store.js";
-import { skipRedisTests, startRedis, type TestRedis } from "./test-redis-server.js";
 import { TOKEN_BUCKET_SCRIPT, TOKEN_BUCKET_SCRIPT_SHA1 } from "./token-bucket-script.js";
 
 const clients: Redis[] = [];

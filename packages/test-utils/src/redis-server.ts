@@ -1,7 +1,8 @@
-// Test-only (not exported, not built): a throw-away redis-server child process.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Where Debian's `redis-server` package installs the server. */
 export const REDIS_SERVER = "/usr/bin/redis-server";
@@ -21,6 +22,19 @@ export interface TestRedis {
   readonly url: string;
   /** Kills the server and waits for it to exit. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Starts the server again on the same port (after `stop`), with the data it
+   * had when started with `persist`, else empty.
+   */
+  restart(): Promise<void>;
+}
+
+/** Options of {@link startRedis}. */
+export interface StartRedisOptions {
+  /** How long to wait for the server to accept connections. Default: 10 s. */
+  readonly deadlineMs?: number;
+  /** Keep data across `restart` (append-only file in a temporary directory). Default: false. */
+  readonly persist?: boolean;
 }
 
 function freePort(): Promise<number> {
@@ -45,19 +59,10 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts redis-server without persistence; resolves once it accepts connections. */
-export async function startRedis(deadlineMs = 10_000): Promise<TestRedis> {
-  if (!redisAvailable) {
-    throw new Error(
-      `${REDIS_SERVER} not found: install it with apt-get install redis-server. CI is set, so the Redis tests fail instead of skipping.`,
-    );
-  }
-  const port = await freePort();
-  const child = spawn(
-    REDIS_SERVER,
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+async function spawnRedis(port: number, args: string[], deadlineMs: number): Promise<ChildProcess> {
+  const child = spawn(REDIS_SERVER, ["--port", String(port), "--bind", "127.0.0.1", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -87,12 +92,38 @@ export async function startRedis(deadlineMs = 10_000): Promise<TestRedis> {
     });
   });
   child.removeAllListeners("exit");
+  return child;
+}
+
+/**
+ * Starts redis-server on a free port of 127.0.0.1 (without persistence unless
+ * `persist`); resolves once it accepts connections.
+ */
+export async function startRedis(options: StartRedisOptions | number = {}): Promise<TestRedis> {
+  const { deadlineMs = 10_000, persist = false } =
+    typeof options === "number" ? { deadlineMs: options } : options;
+  if (!redisAvailable) {
+    throw new Error(
+      `${REDIS_SERVER} not found: install it with apt-get install redis-server. CI is set, so the Redis tests fail instead of skipping.`,
+    );
+  }
+  const port = await freePort();
+  const dir = persist ? mkdtempSync(join(tmpdir(), "cpg-redis-")) : undefined;
+  const args = dir
+    ? ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", dir]
+    : ["--save", "", "--appendonly", "no"];
+  let child = await spawnRedis(port, args, deadlineMs);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited(child);
+  };
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited(child);
+    stop,
+    async restart() {
+      await stop();
+      child = await spawnRedis(port, args, deadlineMs);
     },
   };
 }
