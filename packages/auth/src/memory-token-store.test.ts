@@ -37,6 +37,30 @@ afterEach(() => {
 });
 
 describe("createMemoryTokenStore", () => {
+  it("restores an entry issued elsewhere, token and expiry included, replacing its id", () => {
+    const { store, clock, removed } = setup({ maxEntries: 1 });
+    store.issue("local", "v");
+    const restored = store.restore({
+      id: "rt-1",
+      token: "t".repeat(43),
+      value: "facts",
+      issuedAt: clock.now - 10,
+      expiresAt: clock.now + 1_000,
+    });
+    // Not bounded by maxEntries: a replica mirrors what its peers hold.
+    expect(store.size()).toBe(2);
+    expect(store.verify("rt-1", "t".repeat(43))).toBe(restored);
+    store.restore({ ...restored, token: "u".repeat(43) });
+    expect(store.verify("rt-1", "t".repeat(43))).toBeUndefined();
+    expect(store.verify("rt-1", "u".repeat(43))?.value).toBe("facts");
+    expect(removed).toEqual([["rt-1", "replaced"]]);
+    clock.now += 1_000;
+    expect(store.verify("rt-1", "u".repeat(43))).toBeUndefined();
+    expect(() => store.restore({ ...restored, token: "" })).toThrow(/restore needs an entry/);
+    store.close();
+    expect(() => store.restore(restored)).toThrow(/closed/);
+  });
+
   it("issues entries with a fresh token and verifies them", () => {
     const { store, clock } = setup();
     const entry = store.issue("billing-1", "meta");

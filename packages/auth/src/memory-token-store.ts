@@ -53,6 +53,14 @@ export interface MemoryTokenStore<T> extends TokenStore<T> {
   verify(id: string, token: string): TokenEntry<T> | undefined;
   get(id: string): TokenEntry<T> | undefined;
   refresh(id: string, options?: RefreshTokenOptions): TokenEntry<T> | undefined;
+  /**
+   * Stores an entry issued elsewhere as it is (token and expiry included),
+   * replacing any entry with the same id: how a host replica takes over the
+   * identities and grants another replica issued. Not bounded by
+   * `maxEntries` (a replica mirrors what its peers hold). Throws
+   * `store_closed` after `close()`, `invalid_options` for a malformed entry.
+   */
+  restore(entry: TokenEntry<T>): TokenEntry<T>;
   revoke(id: string): boolean;
   revokeWhere(predicate: (entry: TokenEntry<T>) => boolean): number;
   sweep(): number;
@@ -179,6 +187,36 @@ export function createMemoryTokenStore<T = undefined>(
       entries.set(id, entry);
       byToken.delete(existing.token);
       byToken.set(entry.token, entry);
+      return entry;
+    },
+
+    restore(given) {
+      assertOpen();
+      if (
+        typeof given?.id !== "string" ||
+        given.id.length === 0 ||
+        typeof given.token !== "string" ||
+        given.token.length === 0 ||
+        !Number.isFinite(given.issuedAt) ||
+        !Number.isFinite(given.expiresAt)
+      ) {
+        throw new AuthError(
+          "invalid_options",
+          "token store: restore needs an entry with id, token, issuedAt and expiresAt",
+        );
+      }
+      const entry = Object.freeze({
+        id: given.id,
+        token: given.token,
+        value: given.value,
+        issuedAt: given.issuedAt,
+        expiresAt: given.expiresAt,
+      });
+      const existing = entries.get(entry.id);
+      entries.set(entry.id, entry);
+      if (existing !== undefined) byToken.delete(existing.token);
+      byToken.set(entry.token, entry);
+      if (existing !== undefined) config.onRemove?.(existing, "replaced");
       return entry;
     },
 
