@@ -12,6 +12,7 @@ const brand = Symbol.for("@cpg/host/HostError");
  * - `unknown_plugin`: no managed plugin has that name.
  * - `duplicate_plugin`: a managed plugin with that name exists already.
  * - `in_use`: other plugins depend on the one to remove.
+ * - `store_unavailable`: the shared state store (Redis) could not be reached at start.
  */
 export type HostErrorCode =
   | "invalid_config"
@@ -22,7 +23,8 @@ export type HostErrorCode =
   | "launch_failed"
   | "unknown_plugin"
   | "duplicate_plugin"
-  | "in_use";
+  | "in_use"
+  | "store_unavailable";
 
 /**
  * An in-process failure of the cpg host (configuration and lifecycle).

@@ -5,6 +5,11 @@ import { DEFAULT_APP_PROTOCOL_VERSION, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } fr
 import type { Registry } from "prom-client";
 import type { AdminAccess } from "./admin/operator-authenticator.js";
 import type { AuditSink } from "./audit/audit-sink.js";
+import {
+  type HostStoreOption,
+  type ResolvedRedisStoreOptions,
+  resolveStoreOption,
+} from "./cluster/store-options.js";
 import { HostError } from "./host-error.js";
 import type { HostTracer } from "./observability/host-tracer.js";
 import type { PlatformOptions } from "./platform/platform.js";
@@ -131,6 +136,14 @@ export interface HostOptions {
    * managed plugins. Default: the URL `listen()` binds.
    */
   readonly publicUrl?: string;
+  /**
+   * Where the host keeps its state. `"memory"` (the default): in this
+   * process only. A Redis URL (`redis://host:6379`, `rediss://` for TLS) or
+   * {@link RedisStoreOptions}: several host replicas share identities,
+   * registrations (as leases), health, grants, handshake nonces and rate
+   * limits through it; see docs/scaling.md.
+   */
+  readonly store?: HostStoreOption;
   /** Authorization policies. Default: by profile, see {@link HostPolicies}. */
   readonly policies?: HostPolicies;
   /**
@@ -206,6 +219,7 @@ export interface ResolvedHostOptions {
   readonly shutdownTimeoutMs: number;
   readonly tls: ListenerTlsOptions | undefined;
   readonly publicUrl: string | undefined;
+  readonly store: ResolvedRedisStoreOptions | undefined;
   readonly policies: HostPolicies;
   readonly upstreamAllowList: readonly string[] | undefined;
   readonly exposeBaseUrl: boolean;
@@ -340,6 +354,7 @@ export function resolveHostOptions(options: HostOptions = {}): ResolvedHostOptio
     shutdownTimeoutMs: positive("shutdownTimeoutMs", options.shutdownTimeoutMs, 10_000),
     tls: options.tls,
     publicUrl: options.publicUrl?.replace(/\/$/, ""),
+    store: resolveStoreOption(options.store),
     policies: { ...(options.policies ?? {}) },
     upstreamAllowList:
       options.upstreamAllowList ??

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  Code,
   type ConnectRouter,
   createContextValues,
   createRouterTransport,
@@ -47,6 +48,9 @@ import { type CapabilityRegistry, createCapabilityRegistry } from "./broker/capa
 import { createGrantStore, type GrantStore } from "./broker/grant-store.js";
 import { loggerCapability } from "./capabilities/logger-capability.js";
 import { storeCapability } from "./capabilities/store-capability.js";
+import { createSharedRateLimitStore } from "./cluster/shared-rate-limit-store.js";
+import { createStateReplication, type StateReplication } from "./cluster/state-replication.js";
+import { redactStoreUrl } from "./cluster/store-options.js";
 import type { HostEvent } from "./events/host-event.js";
 import { registerHandshakeService } from "./handshake/handshake-service.js";
 import { createReplayGuard } from "./handshake/replay-guard.js";
@@ -73,8 +77,10 @@ import {
 import { createSelector } from "./registry/selection-strategy.js";
 import { createServiceRegistry, type ServiceRegistry } from "./registry/service-registry.js";
 import { createServiceWatchHub } from "./registry/service-watch.js";
+import { writeRpcError } from "./router/error-response.js";
 import { createServiceRouter, type ServiceRouter } from "./router/service-router.js";
 import { createUpstreamPool } from "./router/upstream-pool.js";
+import { wireProtocolOf } from "./router/wire-protocol.js";
 import { createHostRateLimitInterceptor } from "./security/host-rate-limits.js";
 import { isPublicService } from "./security/public-procedures.js";
 import { runtimeTokenAuthenticator } from "./security/runtime-token-authenticator.js";
@@ -152,6 +158,16 @@ export interface Host {
    * caller's (its credentials).
    */
   createRouterTransport(endpointUrl: string, interceptors: Interceptor[]): Transport | undefined;
+  /**
+   * Connects to the shared store and loads the state the replicas share
+   * (`store` set to Redis); `listen()` calls it. Call it yourself before
+   * serving {@link Host.handler} from your own server. Resolves at once for
+   * the in-memory store; rejects with `HostError("store_unavailable")` when
+   * Redis cannot be reached.
+   */
+  start(): Promise<void>;
+  /** This host's replica id in the shared store; undefined with the in-memory store. */
+  readonly replicaId: string | undefined;
   /** Starts serving on one port (HTTP/1.1 and HTTP/2, TLS when configured). */
   listen(options?: ListenOptions): Promise<{ readonly url: string; readonly port: number }>;
   /** Base URL once listening (or the configured public URL). */
@@ -203,6 +219,9 @@ export function createHost(options: HostOptions = {}): Host {
     maxNonces: opts.handshake.maxNonces,
     required: opts.handshake.requireNonce,
     now: opts.now,
+    ...(opts.store
+      ? { claim: (nonce: string, windowMs: number) => replication!.claimNonce(nonce, windowMs) }
+      : {}),
   });
   const serving = createServingStatusRegistry();
   const drain = createDrain();
@@ -226,11 +245,15 @@ export function createHost(options: HostOptions = {}): Host {
   const capabilities = createCapabilityRegistry((c) => {
     serving.set(c.service.typeName, "serving");
   });
+  // Replicated mode: created once the stores it mirrors exist.
+  let replication: StateReplication | undefined;
   const grants = createGrantStore({
     ttlMs: opts.grantTtlMs,
     maxEntries: opts.maxGrants,
     now: opts.now,
+    onIssue: (grant) => replication?.grantIssued(grant),
     onRemove: (grant, reason) => {
+      if (reason === "revoked") replication?.grantRevoked(grant);
       hostAudit.grantEnded(grant, reason);
       logger.info("capability grant ended", {
         grant_id: grant.grantId,
@@ -279,6 +302,23 @@ export function createHost(options: HostOptions = {}): Host {
       inMemory.has(runtimeId) ? `memory://${runtimeId}` : managedUrls.get(runtimeId),
   });
   const watches = createServiceWatchHub(registry, health, events);
+  if (opts.store) {
+    replication = createStateReplication({
+      store: opts.store,
+      state: { events, identities, registry, health, grants },
+      logger,
+      now: opts.now,
+      onFreshChange(fresh) {
+        if (closing) return;
+        serving.set("", fresh ? "serving" : "not_serving");
+        if (!fresh) logger.error("out of touch with the shared store for too long: not ready");
+      },
+    });
+  }
+  const rateLimitStore =
+    replication && opts.store
+      ? createSharedRateLimitStore(replication, opts.store.commandTimeoutMs)
+      : undefined;
   const selector = createSelector(opts.selectionStrategy);
   const pool = createUpstreamPool();
   const routerLimiter = createRateLimiter({
@@ -323,10 +363,11 @@ export function createHost(options: HostOptions = {}): Host {
       authenticators: [runtimeTokenAuthenticator(identities), operatorAuthenticator(opts.admin)],
       required: (req) => !isPublicService(req.service.typeName),
     }),
-    ...(opts.rateLimits ? [createHostRateLimitInterceptor(opts.rateLimits)] : []),
+    ...(opts.rateLimits ? [createHostRateLimitInterceptor(opts.rateLimits, rateLimitStore)] : []),
     createValidationInterceptor(
       opts.upstreamAllowList ? { allowedHosts: [...opts.upstreamAllowList] } : {},
     ),
+    ...(replication ? [replication.interceptor] : []),
   ];
 
   const routes = (router: ConnectRouter) => {
@@ -392,7 +433,9 @@ export function createHost(options: HostOptions = {}): Host {
     grants,
     drain,
     events,
-    interceptors: opts.rateLimits ? [createHostRateLimitInterceptor(opts.rateLimits)] : [],
+    interceptors: opts.rateLimits
+      ? [createHostRateLimitInterceptor(opts.rateLimits, rateLimitStore)]
+      : [],
     readMaxBytes: opts.readMaxBytes,
     audit,
   });
@@ -422,6 +465,17 @@ export function createHost(options: HostOptions = {}): Host {
     const url = req.url ?? "";
     // Routed calls first: they are the hot path.
     if (url.startsWith(SERVICES_PATH_PREFIX)) {
+      if (replication !== undefined && !replication.fresh()) {
+        const contentType = req.headers["content-type"];
+        writeRpcError(
+          res,
+          wireProtocolOf(contentType),
+          Code.Unavailable,
+          "this host replica lost its shared state store too long ago to route calls; try another replica",
+          contentType,
+        );
+        return;
+      }
       serviceRouter.handle(req, res);
       return;
     }
@@ -516,6 +570,22 @@ export function createHost(options: HostOptions = {}): Host {
     get url() {
       return opts.publicUrl ?? listener?.url;
     },
+    get replicaId() {
+      return replication?.replicaId;
+    },
+    async start() {
+      if (closing) throw new HostError("closed", "the host has been closed");
+      if (replication === undefined) return;
+      try {
+        await replication.start();
+      } catch (cause) {
+        throw new HostError(
+          "store_unavailable",
+          `cannot reach the shared state store at ${redactStoreUrl(opts.store!.url)}: ${(cause as Error).message}`,
+          { cause },
+        );
+      }
+    },
     async listen(listenOptions = {}) {
       if (closing) throw new HostError("closed", "the host has been closed");
       if (listener)
@@ -526,6 +596,7 @@ export function createHost(options: HostOptions = {}): Host {
           'the "production" profile refuses plaintext: configure tls (cert and key), or set allowInsecure: true',
         );
       }
+      await host.start();
       listener = await listen(handler, {
         host: listenOptions.host ?? "127.0.0.1",
         port: listenOptions.port ?? 0,
@@ -573,6 +644,7 @@ export function createHost(options: HostOptions = {}): Host {
             logger.error("close hook failed", { error });
           }
         }
+        await replication?.close();
         identities.close();
         grants.close();
         routerLimiter.close();

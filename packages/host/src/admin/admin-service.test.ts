@@ -70,6 +70,29 @@ describe("AdminService", () => {
     await expect(viewer.revokeGrant({ grantId: "grant-x" })).rejects.toMatchObject({
       code: Code.PermissionDenied,
     });
+    await expect(viewer.revokeRuntime({ runtimeId: "kv-store-1" })).rejects.toMatchObject({
+      code: Code.PermissionDenied,
+    });
+  });
+
+  it("revokes a runtime identity: its token stops working at once, and it is audited", async () => {
+    start();
+    const plugin = await joinInMemory(host, "compromised");
+    const operator = admin("operator-key-0123456789");
+    expect(await operator.revokeRuntime({ runtimeId: plugin.runtimeId })).toMatchObject({
+      revoked: true,
+    });
+    expect(host.identities.get(plugin.runtimeId)).toBeUndefined();
+    await expect(
+      createClient(adminV1.AdminService, plugin.transport).listPlugins({}),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
+    expect(await operator.revokeRuntime({ runtimeId: plugin.runtimeId })).toMatchObject({
+      revoked: false,
+    });
+    expect(audit.filter((e) => e.event === "admin.revoke_runtime")).toMatchObject([
+      { operator: "alice", runtime_id: plugin.runtimeId, revoked: true },
+      { operator: "alice", runtime_id: plugin.runtimeId, revoked: false },
+    ]);
   });
 
   it("launches a plugin that only reads PORT when port_handoff is env, and refuses unknown values", async () => {

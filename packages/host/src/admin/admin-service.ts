@@ -273,5 +273,11 @@ export function registerAdminService(
       getHost().audit("admin.revoke_grant", { operator, grant_id: req.grantId, revoked });
       return create(adminV1.RevokeGrantResponseSchema, { revoked });
     },
+    revokeRuntime(req, ctx) {
+      const operator = requireRoleAudited(ctx, "operator");
+      const revoked = getHost().identities.revoke(req.runtimeId);
+      getHost().audit("admin.revoke_runtime", { operator, runtime_id: req.runtimeId, revoked });
+      return create(adminV1.RevokeRuntimeResponseSchema, { revoked });
+    },
   });
 }

@@ -26,6 +26,11 @@ export interface GrantStore {
   get(grantId: string): CapabilityGrant | undefined;
   /** Extends a live grant by another TTL; `undefined` when it is gone. */
   refresh(grantId: string): CapabilityGrant | undefined;
+  /**
+   * Takes over a grant issued by another host replica, token and expiry
+   * included (replicated mode); an identical grant changes nothing.
+   */
+  restore(grant: CapabilityGrant): void;
   /** Revokes one grant at once; false when it did not exist. */
   revoke(grantId: string): boolean;
   /** Revokes every grant of a runtime; returns how many. */
@@ -64,6 +69,8 @@ export function createGrantStore(options: {
   now: () => number;
   sweepIntervalMs?: number;
   onRemove?: (grant: CapabilityGrant, reason: "expired" | "revoked") => void;
+  /** Called when this store issues a grant or extends one (not for `restore`). */
+  onIssue?: (grant: CapabilityGrant) => void;
 }): GrantStore {
   const ids = new Set<string>();
   const store = createMemoryTokenStore<Facts>({
@@ -83,7 +90,9 @@ export function createGrantStore(options: {
       try {
         const entry = store.issue(`grant-${generateId(12)}`, { ...grant });
         ids.add(entry.id);
-        return toGrant(entry);
+        const issued = toGrant(entry);
+        options.onIssue?.(issued);
+        return issued;
       } catch (error) {
         throw wire(error);
       }
@@ -98,7 +107,27 @@ export function createGrantStore(options: {
     },
     refresh(grantId) {
       const entry = store.refresh(grantId);
-      return entry ? toGrant(entry) : undefined;
+      if (entry === undefined) return undefined;
+      const refreshed = toGrant(entry);
+      options.onIssue?.(refreshed);
+      return refreshed;
+    },
+    restore(grant) {
+      const existing = store.get(grant.grantId);
+      if (existing?.token === grant.token && existing.expiresAt === grant.expiresAt) return;
+      store.restore({
+        id: grant.grantId,
+        token: grant.token,
+        issuedAt: options.now(),
+        expiresAt: grant.expiresAt,
+        value: {
+          capabilityType: grant.capabilityType,
+          runtimeId: grant.runtimeId,
+          selfId: grant.selfId,
+          reason: grant.reason,
+        },
+      });
+      ids.add(grant.grantId);
     },
     revoke: (grantId) => store.revoke(grantId),
     revokeRuntime: (runtimeId) => store.revokeWhere((e) => e.value.runtimeId === runtimeId),

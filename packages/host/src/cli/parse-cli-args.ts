@@ -21,12 +21,15 @@ Options:
   --allow-insecure         allow plaintext under the production profile
   --token-ttl DURATION     runtime token lifetime, e.g. 24h, 30m (default: 24h)
   --public-url URL         base URL plugins use to reach this host
+  --store URL              memory, or redis://HOST:PORT to share state with other
+                           replicas (see docs/scaling.md) (default: memory)
   --log-level LEVEL        debug | info | warn | error (default: info)
   --plugin URL             manage the plugin running at URL (repeatable)
   -h, --help               print this help
   -v, --version            print the version
 
 Environment: CPG_ADMIN_API_KEY enables the admin API for that key (operator role).
+CPG_STORE_URL is the default of --store (keeps a Redis password out of the arguments).
 
 Once listening, prints "listening on <url>" to stdout. Logs go to stderr as JSON lines.
 Stops gracefully on SIGINT or SIGTERM.`;
@@ -41,9 +44,13 @@ export type CliCommand =
 
 /**
  * Parses `cpg-host` arguments (without `node` and the script) into a command;
- * throws `HostError` (`invalid_config`) with a message for the user.
+ * throws `HostError` (`invalid_config`) with a message for the user. `env`
+ * supplies `CPG_STORE_URL` (the default of `--store`; default: `process.env`).
  */
-export function parseCliArgs(argv: readonly string[]): CliCommand {
+export function parseCliArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): CliCommand {
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
@@ -62,6 +69,7 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         "allow-insecure": { type: "boolean" },
         "token-ttl": { type: "string" },
         "public-url": { type: "string" },
+        store: { type: "string" },
         "log-level": { type: "string" },
         plugin: { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
@@ -91,6 +99,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (str("profile") !== undefined) file.profile = str("profile");
   if (str("token-ttl") !== undefined) file.runtimeTokenTtl = str("token-ttl");
   if (str("public-url") !== undefined) file.publicUrl = str("public-url");
+  if (str("store") !== undefined) file.store = str("store");
+  else if (env.CPG_STORE_URL) file.store = env.CPG_STORE_URL;
   if (str("log-level") !== undefined) file.logLevel = str("log-level");
   if (values["allow-insecure"]) file.allowInsecure = true;
   if (Array.isArray(values.plugin)) {

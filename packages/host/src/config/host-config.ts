@@ -42,6 +42,11 @@ export interface HostConfigFile {
   readMaxBytes?: number;
   /** Public base URL of the host. Default: the bound URL. */
   publicUrl?: string;
+  /**
+   * Where state lives: `"memory"` or a `redis://` URL (or the object form of
+   * `HostOptions.store`) for replicas sharing it. Default: `"memory"`.
+   */
+  store?: HostOptions["store"];
   /** Lowest log level written. Default: `info`. */
   logLevel?: string;
   /** How long shutdown waits for in-flight calls. Default: `10s`. */
@@ -248,6 +253,7 @@ export function resolveHostConfig(file: HostConfigFile): HostConfig {
     ...(file.rateLimits !== undefined ? { rateLimits: file.rateLimits } : {}),
     ...(file.readMaxBytes !== undefined ? { readMaxBytes: file.readMaxBytes } : {}),
     ...(file.publicUrl !== undefined ? { publicUrl: file.publicUrl } : {}),
+    ...(file.store !== undefined ? { store: file.store } : {}),
     ...(file.policies !== undefined ? { policies: file.policies } : {}),
     ...(file.admin !== undefined ? { admin: file.admin } : {}),
     ...(file.allowedBinaryDirs !== undefined

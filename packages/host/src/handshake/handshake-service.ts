@@ -86,7 +86,7 @@ export function registerHandshakeService(router: ConnectRouter, options: Handsha
         Code.FailedPrecondition,
       );
     }
-    options.replay.check(req.nonce, req.timestampUnixMs);
+    await options.replay.check(req.nonce, req.timestampUnixMs);
     let runtimeId = "";
     let runtimeToken = "";
     let expiresAt = 0;

@@ -9,9 +9,10 @@ export interface ReplayGuard {
   /**
    * Checks a handshake's nonce and timestamp; throws `invalid_argument` for a
    * stale, replayed or malformed one, or when they are missing and
-   * `required`. Records the nonce.
+   * `required`. Records the nonce. Answers asynchronously when nonces are
+   * kept in a shared store (`claim`).
    */
-  check(nonce: string, timestampUnixMs: bigint): void;
+  check(nonce: string, timestampUnixMs: bigint): void | Promise<void>;
   /** Nonces remembered now. */
   readonly size: number;
 }
@@ -26,7 +27,18 @@ export function createReplayGuard(options: {
   maxNonces: number;
   required: boolean;
   now: () => number;
+  /**
+   * Records a nonce in a store that host replicas share (for `windowMs`),
+   * resolving false when it was there already. Default: none, nonces are
+   * remembered in this process.
+   */
+  claim?: (nonce: string, windowMs: number) => Promise<boolean>;
 }): ReplayGuard {
+  const replayed = () =>
+    new ConnectError(
+      "handshake nonce was already used: replayed handshake refused",
+      Code.InvalidArgument,
+    );
   // Insertion order = expiry order, since every nonce lives exactly windowMs.
   const seen = new Map<string, number>();
   const evictExpired = (now: number) => {
@@ -60,13 +72,13 @@ export function createReplayGuard(options: {
           Code.InvalidArgument,
         );
       }
-      evictExpired(now);
-      if (seen.has(nonce)) {
-        throw new ConnectError(
-          "handshake nonce was already used: replayed handshake refused",
-          Code.InvalidArgument,
-        );
+      if (options.claim) {
+        return options.claim(nonce, options.windowMs).then((fresh) => {
+          if (!fresh) throw replayed();
+        });
       }
+      evictExpired(now);
+      if (seen.has(nonce)) throw replayed();
       if (seen.size >= options.maxNonces) {
         throw new ConnectError(
           "too many handshakes in the replay window; try again later",

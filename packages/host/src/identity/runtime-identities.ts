@@ -57,6 +57,12 @@ export interface RuntimeIdentities {
   get(runtimeId: string): RuntimeIdentity | undefined;
   /** Every live identity. */
   list(): RuntimeIdentity[];
+  /**
+   * Takes over an identity issued by another host replica, token and expiry
+   * included (replicated mode). Emits `runtime.issued` for a new runtime id,
+   * `runtime.refreshed` for a new token or expiry, nothing when unchanged.
+   */
+  restore(identity: RuntimeIdentity): void;
   /** Ends an identity now; returns false when it did not exist. */
   revoke(runtimeId: string): boolean;
   /** Ends every expired identity now (the sweeper also does this). */
@@ -173,6 +179,40 @@ export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): Runt
         if (entry !== undefined) out.push(toIdentity(entry));
       }
       return out;
+    },
+    restore(identity) {
+      const existing = store.get(identity.runtimeId);
+      if (
+        existing !== undefined &&
+        existing.token === identity.token &&
+        existing.expiresAt === identity.expiresAt
+      ) {
+        return;
+      }
+      const entry = store.restore({
+        id: identity.runtimeId,
+        token: identity.token,
+        issuedAt: options.now(),
+        expiresAt: identity.expiresAt,
+        value: {
+          selfId: identity.selfId,
+          selfVersion: identity.selfVersion,
+          managed: identity.managed,
+          peerIdentity: identity.peerIdentity,
+          requires: [...identity.requires],
+        },
+      });
+      if (existing !== undefined) {
+        events.emit({ type: "runtime.refreshed", runtimeId: entry.id, expiresAt: entry.expiresAt });
+        return;
+      }
+      ids.add(entry.id);
+      events.emit({
+        type: "runtime.issued",
+        runtimeId: entry.id,
+        selfId: identity.selfId,
+        expiresAt: entry.expiresAt,
+      });
     },
     revoke(runtimeId) {
       return store.revoke(runtimeId);

@@ -53,6 +53,13 @@ export interface ServiceRegistry {
   register(caller: RuntimeIdentity, request: RegistrationRequest): Registration;
   /** Removes a registration; only its owner (or the host, `caller` undefined) may. */
   unregister(registrationId: string, caller: RuntimeIdentity | undefined): Registration;
+  /**
+   * Takes over a registration made through another host replica as it is
+   * (replicated mode): no policy or limit checks, since the replica that
+   * accepted it made them. It replaces the runtime's registration of the same
+   * type and path; an identical registration already present changes nothing.
+   */
+  restore(registration: Registration): void;
   /** A registration by id. */
   get(registrationId: string): Registration | undefined;
   /** Every registration of a service type, in registration order. */
@@ -76,6 +83,26 @@ export interface ServiceRegistry {
   serviceTypes(): string[];
   /** Number of registrations. */
   readonly size: number;
+}
+
+function sameRegistration(a: Registration, b: Registration): boolean {
+  if (
+    a.runtimeId !== b.runtimeId ||
+    a.selfId !== b.selfId ||
+    a.serviceType !== b.serviceType ||
+    a.version !== b.version ||
+    a.endpointPath !== b.endpointPath ||
+    a.baseUrl !== b.baseUrl ||
+    a.http2 !== b.http2 ||
+    a.registeredAt !== b.registeredAt
+  ) {
+    return false;
+  }
+  const keys = Object.keys(a.metadata);
+  return (
+    keys.length === Object.keys(b.metadata).length &&
+    keys.every((k) => a.metadata[k] === b.metadata[k])
+  );
 }
 
 function parseBaseUrl(value: string): string {
@@ -203,6 +230,26 @@ export function createServiceRegistry(options: ServiceRegistryOptions): ServiceR
       }
       remove(r, "unregistered");
       return r;
+    },
+    restore(registration) {
+      const existing = byId.get(registration.id);
+      if (existing !== undefined) {
+        if (sameRegistration(existing, registration)) return;
+        remove(existing, "replaced");
+      }
+      const own = byRuntimeId.get(registration.runtimeId);
+      if (own) {
+        for (const r of [...own.values()]) {
+          if (
+            r.serviceType === registration.serviceType &&
+            r.endpointPath === registration.endpointPath
+          ) {
+            remove(r, "replaced");
+          }
+        }
+      }
+      add(registration);
+      events.emit({ type: "service.registered", registration });
     },
     get: (id) => byId.get(id),
     providers(serviceType) {
