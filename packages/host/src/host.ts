@@ -648,6 +648,7 @@ export function createHost(options: HostOptions = {}): Host {
         identities.close();
         grants.close();
         routerLimiter.close();
+        await rateLimitStore?.close();
         pool.close();
         await listener?.close(1000);
         logger.info("host closed", { drained });

@@ -158,7 +158,7 @@ describe.skipIf(skipRedisTests)("host replicas sharing state through Redis", () 
     // No health reports from now on: the lease (1.5 s here) runs out.
     const ended = await gone;
     expect(ended - lastReport).toBeGreaterThanOrEqual(1_400);
-    expect(a!.registry.providers("silent")).toEqual([]);
+    await waitFor(() => a!.registry.providers("silent").length === 0, { timeoutMs: 1_000 });
     await waitFor(() => a!.identities.get(runtime.runtimeId) === undefined);
     expect(b!.identities.get(runtime.runtimeId)).toBeUndefined();
   });
@@ -229,8 +229,10 @@ describe.skipIf(skipRedisTests)("a replica that loses Redis", () => {
     const own = await startRedis({ persist: true });
     try {
       const options = { url: own.url, keyPrefix: "outage", leaseTtlMs: 1_500, maxStaleMs: 1_500 };
-      const a = testHost({ store: options });
-      const b = testHost({ store: options });
+      // Rate limits on: their buckets are in Redis too.
+      const rateLimits = { api: { rate: 1_000, burst: 1_000 } };
+      const a = testHost({ store: options, rateLimits });
+      const b = testHost({ store: options, rateLimits });
       hosts.push(a, b);
       await a.listen();
       await b.listen();
@@ -252,8 +254,13 @@ describe.skipIf(skipRedisTests)("a replica that loses Redis", () => {
         .catch((e: unknown) => ConnectError.from(e));
       expect((refused as ConnectError).code).toBe(Code.Unavailable);
       expect(b.identities.list().map((i) => i.selfId)).not.toContain("late");
-      // Routed calls keep working from what B knows...
+      // Routed calls and reads keep working from what B knows (rate limits
+      // decided by B alone)...
       await logger.log({ message: "during" });
+      const found = await createClient(ServiceRegistry, consumer.hostTransport).discoverService({
+        serviceType: "logger",
+      });
+      expect(found.singleProvider).toBe(true);
       // ...until maxStaleMs has passed: then unavailable, and not ready.
       await waitFor(async () => (await fetch(`${b.url}/readyz`)).status === 503, {
         timeoutMs: 5_000,

@@ -1,35 +1,48 @@
-import { RateLimitError, type RateLimitStore } from "@cpg/ratelimit";
+import {
+  createMemoryRateLimitStore,
+  type RateLimitDecision,
+  RateLimitError,
+  type RateLimitStore,
+  type TokenBucketLimit,
+} from "@cpg/ratelimit";
 import { createRedisRateLimitStore } from "@cpg/ratelimit/redis";
 import type { StateReplication } from "./state-replication.js";
 
 /**
  * The host's rate-limit buckets in the replicas' Redis (under
  * `<keyPrefix>:ratelimit:`), so every replica takes from one budget per
- * caller. Fails closed: a decision Redis cannot make refuses the call with
- * `unavailable`.
+ * caller. When Redis cannot decide (unreachable, too slow), the replica
+ * decides alone from buckets in its own memory until Redis answers again:
+ * callers keep a limit (at most one budget per replica) and the host keeps
+ * answering reads such as discovery during an outage.
  */
 export function createSharedRateLimitStore(
   replication: StateReplication,
   commandTimeoutMs: number,
 ): RateLimitStore {
-  let store: RateLimitStore | undefined;
+  let shared: RateLimitStore | undefined;
+  const local = createMemoryRateLimitStore();
+  const alone = (key: string, limit: TokenBucketLimit, cost: number) =>
+    local.consume(key, limit, cost);
   return {
-    consume(key, limit, cost) {
+    consume(key, limit, cost): RateLimitDecision | Promise<RateLimitDecision> {
       const redis = replication.redis;
-      if (redis === undefined) {
-        throw new RateLimitError(
-          "store_unavailable",
-          "the host has not connected to its shared store (Redis) yet",
-        );
-      }
-      store ??= createRedisRateLimitStore({
+      if (redis === undefined || !replication.writable()) return alone(key, limit, cost);
+      shared ??= createRedisRateLimitStore({
         client: redis.client,
         keyPrefix: redis.keys.rateLimitPrefix,
         failMode: "closed",
         commandTimeoutMs,
       });
-      return store.consume(key, limit, cost);
+      return Promise.resolve(shared.consume(key, limit, cost)).catch((error: unknown) => {
+        if (error instanceof RateLimitError && error.code.startsWith("store_")) {
+          return alone(key, limit, cost);
+        }
+        throw error;
+      });
     },
-    close() {},
+    close() {
+      return local.close();
+    },
   };
 }
