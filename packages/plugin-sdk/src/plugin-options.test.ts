@@ -93,12 +93,61 @@ describe("createPlugin refuses invalid options with invalid_config", () => {
       { appProtocolVersions: [1.5] },
       "appProtocolVersions must be a non-empty list of positive integers, got [1.5]",
     ],
+    [
+      "a hostUrl without a scheme",
+      { hostUrl: "127.0.0.1:8080" },
+      'hostUrl: "127.0.0.1:8080" is not an absolute http:// or https:// URL',
+    ],
+    [
+      "a hostUrl list with a bad entry",
+      { hostUrl: ["http://10.0.0.1:8080", "grpc://10.0.0.2:8080"] },
+      'hostUrl: "grpc://10.0.0.2:8080" is not an absolute http:// or https:// URL',
+    ],
+    [
+      "a comma-separated hostUrl with a bad entry",
+      { hostUrl: "http://10.0.0.1:8080, nope" },
+      'hostUrl: "nope" is not an absolute http:// or https:// URL',
+    ],
+    [
+      "healthReportIntervalMs -1",
+      { healthReportIntervalMs: -1 },
+      "healthReportIntervalMs must be an integer from 0 (no periodic reports) to 2147483647, got -1",
+    ],
+    [
+      "healthReportIntervalMs 2.5",
+      { healthReportIntervalMs: 2.5 },
+      "healthReportIntervalMs must be an integer from 0 (no periodic reports) to 2147483647, got 2.5",
+    ],
+    [
+      "healthReportIntervalMs NaN",
+      { healthReportIntervalMs: Number.NaN },
+      "healthReportIntervalMs must be an integer from 0 (no periodic reports) to 2147483647, got NaN",
+    ],
+    [
+      "healthReportIntervalMs Infinity",
+      { healthReportIntervalMs: Number.POSITIVE_INFINITY },
+      "healthReportIntervalMs must be an integer from 0 (no periodic reports) to 2147483647, got Infinity",
+    ],
+    [
+      "healthReportIntervalMs beyond what timers take",
+      { healthReportIntervalMs: 2 ** 31 },
+      "healthReportIntervalMs must be an integer from 0 (no periodic reports) to 2147483647, got 2147483648",
+    ],
   ])("%s", (_, override, message) => {
     const error = configError({ ...base, ...override });
     expect(error).toBeInstanceOf(Error);
     expect(error.name).toBe("PluginError");
     expect(error.code).toBe("invalid_config");
     expect(error.message).toBe(message);
+  });
+
+  it("names HOST_URL when an entry there is bad", () => {
+    vi.stubEnv("HOST_URL", "http://10.0.0.1:8080,10.0.0.2:8080");
+    const error = configError(base);
+    expect([error.code, error.message]).toEqual([
+      "invalid_config",
+      'HOST_URL: "10.0.0.2:8080" is not an absolute http:// or https:// URL',
+    ]);
   });
 
   it("keeps the validation error as cause", () => {
@@ -135,6 +184,41 @@ describe("resolvePluginOptions", () => {
     vi.stubEnv("CPG_LAUNCH_SECRET", "s3cret");
     const resolved = resolvePluginOptions(base);
     expect([resolved.hostUrl, resolved.launchSecret]).toEqual(["http://127.0.0.1:8080", "s3cret"]);
+  });
+
+  it("reads several comma-separated host URLs from HOST_URL", () => {
+    vi.stubEnv("HOST_URL", " http://10.0.0.1:8080/, ,http://10.0.0.2:8080 ,");
+    const resolved = resolvePluginOptions(base);
+    expect([resolved.hostUrls, resolved.hostUrl]).toEqual([
+      ["http://10.0.0.1:8080", "http://10.0.0.2:8080"],
+      "http://10.0.0.1:8080",
+    ]);
+  });
+
+  it("takes hostUrl as one URL, a comma-separated string or an array", () => {
+    vi.stubEnv("HOST_URL", "http://env:1");
+    const urls = (hostUrl: string | readonly string[]) =>
+      resolvePluginOptions({ ...base, hostUrl }).hostUrls;
+    expect(urls("https://host.example:8443/")).toEqual(["https://host.example:8443"]);
+    expect(urls("http://a:1,http://b:2/")).toEqual(["http://a:1", "http://b:2"]);
+    expect(urls(["http://b:2/", "http://a:1"])).toEqual(["http://b:2", "http://a:1"]);
+    // An empty list is no host: the environment is not consulted.
+    expect(urls([])).toEqual([]);
+  });
+
+  it("has no host URLs when neither hostUrl nor HOST_URL names one", () => {
+    vi.stubEnv("HOST_URL", "");
+    expect(resolvePluginOptions(base).hostUrls).toEqual([]);
+  });
+
+  it("re-sends health every 10 s by default; 0 turns it off", () => {
+    expect(resolvePluginOptions(base).healthReportIntervalMs).toBe(10_000);
+    expect(
+      resolvePluginOptions({ ...base, healthReportIntervalMs: 0 }).healthReportIntervalMs,
+    ).toBe(0);
+    expect(
+      resolvePluginOptions({ ...base, healthReportIntervalMs: 2500 }).healthReportIntervalMs,
+    ).toBe(2500);
   });
 
   it("prefers explicit options over the environment", () => {

@@ -7,6 +7,7 @@ import {
   validateVersion,
 } from "@cpg/validation";
 import type { ClientTlsOptions, HostProtocol } from "./host-link/host-transport.js";
+import { parseHostUrls } from "./host-link/host-urls.js";
 import { createJsonLogger, type Logger } from "./logging/logger.js";
 import { PluginError } from "./plugin-error.js";
 import {
@@ -51,8 +52,18 @@ export interface PluginOptions {
    * wildcard address such as `0.0.0.0`.
    */
   readonly baseUrl?: string;
-  /** Host to join when `join()` is called without a URL. Default: `HOST_URL` from the environment. */
-  readonly hostUrl?: string;
+  /**
+   * Host to join when `join()` is called without a URL: one base URL, or the
+   * base URLs of the replicas of a replicated host (an array, or a string
+   * of comma-separated URLs). The plugin joins the first replica that
+   * completes the handshake and fails over to the next one, round-robin,
+   * when the one it uses cannot be reached or answers `unavailable`, keeping
+   * its runtime identity (replicas share it). Each URL must be an absolute
+   * `http://` or `https://` URL; spaces around entries, empty entries and a
+   * trailing `/` are ignored. Default: `HOST_URL` from the environment
+   * (which may also list several comma-separated URLs).
+   */
+  readonly hostUrl?: string | readonly string[];
   /** Protocol for calls to the host. Default: `"connect"` (Go-compatible). */
   readonly hostProtocol?: HostProtocol;
   /** TLS for calls to the host (CA, and client certificate for mTLS). Default: Node's roots, no client certificate. */
@@ -72,6 +83,15 @@ export interface PluginOptions {
   readonly launchSecret?: string;
   /** Fraction of the token lifetime after which it is refreshed. Default: 0.8. */
   readonly refreshAfter?: number;
+  /**
+   * While joined, the plugin re-sends its current health to the host
+   * (`PluginLifecycle.ReportHealth`) every this many milliseconds, besides
+   * reporting each change at once. On a replicated cpg host, registrations
+   * are leases that these reports renew: keep the interval well under the
+   * host's lease (30 s by default), e.g. a third of it. `0` turns periodic
+   * reports off (for hosts without leases). Default: `10000`.
+   */
+  readonly healthReportIntervalMs?: number;
   /** Structured logger. Default: JSON lines on stderr at level `info`. */
   readonly logger?: Logger;
   /** Clock, Unix milliseconds. Default: `Date.now`. */
@@ -89,7 +109,10 @@ export interface ResolvedPluginOptions {
   readonly declarations: readonly ServiceDeclarationInfo[];
   readonly requires: readonly Required<RequiredService>[];
   readonly metadata: Readonly<Record<string, string>>;
+  /** The first of `hostUrls`. */
   readonly hostUrl: string | undefined;
+  /** Host replicas to join; empty when none is configured. */
+  readonly hostUrls: readonly string[];
   readonly baseUrl: string | undefined;
   readonly hostProtocol: HostProtocol;
   readonly hostTls: ClientTlsOptions | undefined;
@@ -98,9 +121,13 @@ export interface ResolvedPluginOptions {
   readonly magicCookie: { readonly key: string; readonly value: string };
   readonly launchSecret: string | undefined;
   readonly refreshAfter: number;
+  readonly healthReportIntervalMs: number;
   readonly logger: Logger;
   readonly now: () => number;
 }
+
+/** Longest delay Node.js timers accept, in milliseconds. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function check(what: string, fn: () => void): void {
   try {
@@ -158,7 +185,21 @@ export function resolvePluginOptions(options: PluginOptions): ResolvedPluginOpti
       `appProtocolVersions must be a non-empty list of positive integers, got [${versions.join(", ")}]`,
     );
   }
-  const hostUrl = options.hostUrl ?? process.env.HOST_URL;
+  const hostUrls =
+    options.hostUrl !== undefined
+      ? parseHostUrls(options.hostUrl, "hostUrl")
+      : parseHostUrls(process.env.HOST_URL, "HOST_URL");
+  const healthReportIntervalMs = options.healthReportIntervalMs ?? 10_000;
+  if (
+    !Number.isInteger(healthReportIntervalMs) ||
+    healthReportIntervalMs < 0 ||
+    healthReportIntervalMs > MAX_TIMER_MS
+  ) {
+    throw new PluginError(
+      "invalid_config",
+      `healthReportIntervalMs must be an integer from 0 (no periodic reports) to ${MAX_TIMER_MS}, got ${healthReportIntervalMs}`,
+    );
+  }
   return {
     selfId: options.selfId,
     version: options.version,
@@ -166,7 +207,8 @@ export function resolvePluginOptions(options: PluginOptions): ResolvedPluginOpti
     declarations,
     requires,
     metadata,
-    hostUrl: hostUrl ? hostUrl.replace(/\/$/, "") : undefined,
+    hostUrl: hostUrls[0],
+    hostUrls,
     baseUrl: options.baseUrl?.replace(/\/$/, ""),
     hostProtocol: options.hostProtocol ?? "connect",
     hostTls: options.hostTls,
@@ -175,6 +217,7 @@ export function resolvePluginOptions(options: PluginOptions): ResolvedPluginOpti
     magicCookie: options.magicCookie ?? { key: MAGIC_COOKIE_KEY, value: MAGIC_COOKIE_VALUE },
     launchSecret: options.launchSecret ?? (process.env.CPG_LAUNCH_SECRET || undefined),
     refreshAfter,
+    healthReportIntervalMs,
     logger: options.logger ?? createJsonLogger({ base: { plugin: options.selfId } }),
     now: options.now ?? Date.now,
   };

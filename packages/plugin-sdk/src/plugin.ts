@@ -21,6 +21,7 @@ import {
 import { bearerGuard, registerPluginControlService } from "./control/plugin-control-service.js";
 import { registerPluginIdentityService } from "./control/plugin-identity-service.js";
 import { createEventStream, type EventStream } from "./events/event-stream.js";
+import { createHealthReporter } from "./health/health-reporter.js";
 import { registerHealthServices } from "./health/health-services.js";
 import {
   createServingStatusRegistry,
@@ -32,6 +33,7 @@ import {
   type RuntimeCredentials,
 } from "./host-link/host-session.js";
 import { createHostTransport } from "./host-link/host-transport.js";
+import { parseHostUrls } from "./host-link/host-urls.js";
 import { PluginError } from "./plugin-error.js";
 import { HEALTHY, type PluginHealthReport, sameHealth } from "./plugin-health.js";
 import {
@@ -91,11 +93,16 @@ export interface Plugin {
   /**
    * Joins a host (unmanaged model): handshake, then a health report. Uses
    * `hostUrl` from the options (or `HOST_URL`) when not given.
+   *
+   * Given several URLs (an array, or comma-separated), they are the
+   * replicas of one replicated host: the plugin handshakes with each in
+   * order until one completes, and later fails over from replica to replica
+   * (see `hostUrl` in {@link PluginOptions}).
    */
-  join(hostUrl?: string): Promise<RuntimeCredentials>;
+  join(hostUrl?: string | readonly string[]): Promise<RuntimeCredentials>;
   /**
    * Joins a host through a given transport (e.g. the host's in-memory
-   * transport for in-process plugins).
+   * transport for in-process plugins). One host: no failover.
    */
   joinWith(
     hostUrl: string,
@@ -116,8 +123,16 @@ export interface Plugin {
       routerTransport?: (endpointUrl: string, interceptors: Interceptor[]) => Transport | undefined;
     },
   ): Promise<RuntimeCredentials>;
-  /** The runtime identity, once joined or handed over by the host. */
+  /**
+   * The runtime identity, once joined or handed over by the host. Its
+   * `hostUrl` is the host replica the plugin uses now.
+   */
   readonly credentials: RuntimeCredentials | undefined;
+  /**
+   * The host's replicas, in order: those the plugin joined, else those it
+   * would join (`hostUrl`, `HOST_URL`); empty when none is known.
+   */
+  readonly hostUrls: readonly string[];
   /** Transport to the host that authenticates every call as this plugin. */
   readonly hostTransport: Transport;
   /** Identity changes (joined, refreshed, recovered after `unauthenticated`). */
@@ -206,7 +221,7 @@ export function createPlugin(options: PluginOptions): Plugin {
     return accepted;
   });
 
-  const defaultTransportFactory = (hostUrl: string) => (interceptors: Interceptor[]) =>
+  const defaultTransport = (hostUrl: string, interceptors: Interceptor[]) =>
     createHostTransport({
       baseUrl: hostUrl,
       protocol: opts.hostProtocol,
@@ -215,12 +230,13 @@ export function createPlugin(options: PluginOptions): Plugin {
     });
 
   const openSession = (
-    hostUrl: string,
-    createTransport: (interceptors: Interceptor[]) => Transport,
+    hostUrls: readonly string[],
+    createTransport: (hostUrl: string, interceptors: Interceptor[]) => Transport,
   ): HostSession => {
     session?.close();
+    healthReporter.stop();
     const next = createHostSession({
-      hostUrl,
+      hostUrls,
       createTransport,
       selfId: opts.selfId,
       selfVersion: opts.version,
@@ -237,9 +253,10 @@ export function createPlugin(options: PluginOptions): Plugin {
       // A new runtime id (first join or recovery) starts with nothing on the host.
       if (change.previous?.runtimeId !== change.current.runtimeId) {
         // Services first, then health: a plugin reported HEALTHY can be called.
-        void registrar.registerAll().then(report);
+        void registrar.registerAll().then(healthReporter.report);
         dependencies.start();
       }
+      if (!closing) healthReporter.start();
     });
     session = next;
     return next;
@@ -255,7 +272,7 @@ export function createPlugin(options: PluginOptions): Plugin {
     session: () => session,
     required: opts.requires.filter((r) => r.requiredForStartup).map((r) => r.type),
     onChange: () => {
-      if (updateHealth()) void report();
+      if (updateHealth()) void healthReporter.report();
     },
     logger,
   });
@@ -295,7 +312,7 @@ export function createPlugin(options: PluginOptions): Plugin {
     });
   };
 
-  const report = async () => {
+  const sendHealth = async () => {
     if (!session?.credentials) return;
     const client = createClient(PluginLifecycle, session.transport);
     try {
@@ -310,6 +327,14 @@ export function createPlugin(options: PluginOptions): Plugin {
       logger.warn("could not report health to the host", { error });
     }
   };
+
+  // On changes, and periodically: renews the plugin's registrations on
+  // replicated hosts (they are leases).
+  const healthReporter = createHealthReporter({
+    intervalMs: opts.healthReportIntervalMs,
+    send: sendHealth,
+    active: () => session?.credentials !== undefined && !closing,
+  });
 
   const routes = (router: ConnectRouter) => {
     for (const provided of opts.services) {
@@ -335,13 +360,11 @@ export function createPlugin(options: PluginOptions): Plugin {
       }),
       guard,
       adopt: (credentials) => {
-        const current = session?.credentials;
         if (
-          current === undefined ||
-          session === undefined ||
-          credentials.hostUrl !== current.hostUrl
+          session?.credentials === undefined ||
+          !session.replicas.urls.includes(credentials.hostUrl)
         ) {
-          openSession(credentials.hostUrl, defaultTransportFactory(credentials.hostUrl));
+          openSession([credentials.hostUrl], defaultTransport);
         }
         logger.info("runtime identity assigned by the host", {
           runtime_id: credentials.runtimeId,
@@ -370,6 +393,24 @@ export function createPlugin(options: PluginOptions): Plugin {
   for (const d of opts.declarations) serving.set(d.service.typeName, "serving");
   serving.set("", "serving");
 
+  const connect = async (
+    hostUrls: readonly string[],
+    createTransport: (hostUrl: string, interceptors: Interceptor[]) => Transport,
+    joinOptions: NonNullable<Parameters<Plugin["joinWith"]>[2]>,
+  ): Promise<RuntimeCredentials> => {
+    if (closing) throw new PluginError("closed", "the plugin has been closed");
+    routerUrl = joinOptions.routerUrl?.replace(/\/$/, "");
+    routerTransport = joinOptions.routerTransport;
+    const s = openSession(hostUrls, createTransport);
+    const credentials = await s.connect();
+    logger.info("joined host", {
+      host_url: credentials.hostUrl,
+      runtime_id: credentials.runtimeId,
+      ...(hostUrls.length > 1 ? { host_urls: hostUrls } : {}),
+    });
+    return credentials;
+  };
+
   const plugin: Plugin = {
     selfId: opts.selfId,
     version: opts.version,
@@ -393,26 +434,23 @@ export function createPlugin(options: PluginOptions): Plugin {
       return listener?.url;
     },
     async join(hostUrl) {
-      const url = (hostUrl ?? opts.hostUrl)?.replace(/\/$/, "");
-      if (!url) {
+      const urls = hostUrl === undefined ? opts.hostUrls : parseHostUrls(hostUrl, "join()");
+      if (urls.length === 0) {
         throw new PluginError(
           "invalid_config",
           "no host to join: pass a URL to join(), set hostUrl, or set HOST_URL",
         );
       }
-      return plugin.joinWith(url, defaultTransportFactory(url));
+      return connect(urls, defaultTransport, {});
     },
-    async joinWith(hostUrl, createTransport, joinOptions = {}) {
-      routerUrl = joinOptions.routerUrl?.replace(/\/$/, "");
-      routerTransport = joinOptions.routerTransport;
-      if (closing) throw new PluginError("closed", "the plugin has been closed");
-      const s = openSession(hostUrl, createTransport);
-      const credentials = await s.connect();
-      logger.info("joined host", { host_url: hostUrl, runtime_id: credentials.runtimeId });
-      return credentials;
+    joinWith(hostUrl, createTransport, joinOptions = {}) {
+      return connect([hostUrl], (_url, interceptors) => createTransport(interceptors), joinOptions);
     },
     get credentials() {
       return session?.credentials;
+    },
+    get hostUrls() {
+      return session?.replicas.urls ?? opts.hostUrls;
     },
     get hostTransport() {
       if (!session) {
@@ -430,7 +468,7 @@ export function createPlugin(options: PluginOptions): Plugin {
         reason: next.reason ?? "",
         unavailableDependencies: next.unavailableDependencies ?? [],
       };
-      if (updateHealth()) await report();
+      if (updateHealth()) await healthReporter.report();
     },
     client(service, clientOptions = {}) {
       return createClient(
@@ -479,6 +517,7 @@ export function createPlugin(options: PluginOptions): Plugin {
       closing ??= (async () => {
         serving.setAll("not_serving");
         dependencies.stop();
+        healthReporter.stop();
         await registrar.unregisterAll();
         drain.start();
         stopWatches.abort();

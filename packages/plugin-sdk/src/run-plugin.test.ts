@@ -163,6 +163,25 @@ describe("runPlugin in process", () => {
     expect(host.handshakes).toHaveLength(1);
   });
 
+  it("with several comma-separated URLs in HOST_URL, joins the first replica that answers", async () => {
+    const host = await startFakeHost();
+    hosts.push(host);
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    vi.stubEnv("HOST_URL", `${dead}, ${host.url}/`);
+    const plugin = await run();
+    expect(plugin.hostUrls).toEqual([dead, host.url]);
+    expect(plugin.credentials).toMatchObject({ runtimeId: "kv-store-1", hostUrl: host.url });
+  });
+
+  it("does not join with hostUrl: [] (no host), even when HOST_URL is set", async () => {
+    const host = await startFakeHost();
+    hosts.push(host);
+    vi.stubEnv("HOST_URL", host.url);
+    const plugin = await run({ hostUrl: [] });
+    expect([plugin.credentials, plugin.hostUrls]).toEqual([undefined, []]);
+    expect(host.handshakes).toEqual([]);
+  });
+
   it("closes its server when it cannot join HOST_URL", async () => {
     const port = await freePort();
     vi.stubEnv("PORT", String(port));

@@ -50,7 +50,8 @@ export interface RunPluginOptions extends PluginOptions {
 /**
  * Runs a plugin as a process, following the connect-plugin-go conventions:
  * listens on `PORT`; with `HOST_URL` set it joins that host by itself
- * (unmanaged model), otherwise it waits for the host to hand over an identity
+ * (unmanaged model; several comma-separated URLs are the replicas of one
+ * host, see `hostUrl`), otherwise it waits for the host to hand over an identity
  * with `PluginIdentity.SetRuntimeIdentity` (managed model). It stops
  * gracefully on `PluginControl.Shutdown`, SIGTERM or SIGINT.
  *
@@ -97,10 +98,10 @@ export async function runPlugin(options: RunPluginOptions): Promise<Plugin> {
     const address = `${new URL(listening.url).hostname}:${listening.port}`;
     process.stdout.write(`${PORT_ANNOUNCE_PREFIX} ${address}\n`);
   }
-  const hostUrl = options.hostUrl ?? process.env.HOST_URL;
-  if (hostUrl) {
+  // hostUrl, else HOST_URL (one URL, or the replicas of a replicated host).
+  if (plugin.hostUrls.length > 0) {
     try {
-      await plugin.join(hostUrl);
+      await plugin.join();
     } catch (error) {
       // The caller gets no plugin to close: do not leave the server running.
       await plugin.close(0);

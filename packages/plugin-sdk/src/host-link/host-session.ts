@@ -22,7 +22,10 @@ import {
 } from "@cpg/protocol";
 import { createEventStream, type EventStream } from "../events/event-stream.js";
 import type { Logger } from "../logging/logger.js";
-import { PluginError } from "../plugin-error.js";
+import { isPluginError, PluginError } from "../plugin-error.js";
+import { isConnectionFailure } from "./connection-failure.js";
+import { createFailoverTransport } from "./failover-transport.js";
+import { createHostReplicas, type HostReplicas } from "./host-replicas.js";
 
 /**
  * The runtime identity a plugin holds on a host.
@@ -34,7 +37,10 @@ export interface RuntimeCredentials {
   readonly token: string;
   /** Expiry, Unix milliseconds; 0 when the host did not say (Go hosts). */
   readonly expiresAt: number;
-  /** Base URL of the host. */
+  /**
+   * Base URL of the host; with several replicas, the one the plugin uses
+   * now (it changes when the plugin fails over to another replica).
+   */
   readonly hostUrl: string;
 }
 
@@ -43,9 +49,10 @@ export interface RuntimeCredentials {
  * @private
  */
 export interface HostSessionOptions {
-  readonly hostUrl: string;
-  /** Creates a transport to the host with the given interceptors. */
-  readonly createTransport: (interceptors: Interceptor[]) => Transport;
+  /** Base URLs of the host's replicas (one for a host that is not replicated). */
+  readonly hostUrls: readonly string[];
+  /** Creates a transport to one replica of the host with the given interceptors. */
+  readonly createTransport: (hostUrl: string, interceptors: Interceptor[]) => Transport;
   readonly selfId: string;
   readonly selfVersion: string;
   readonly appProtocolVersions: readonly number[];
@@ -79,11 +86,23 @@ export interface HostSession {
   readonly authenticate: Interceptor;
   /** Whether the host is a cpg host (it answered with cpg handshake extensions). */
   readonly cpgHost: boolean;
-  /** Transport to the host that authenticates every call as this runtime. */
+  /** The host's replicas and the one in use. */
+  readonly replicas: HostReplicas;
+  /**
+   * Transport to the host that authenticates every call as this runtime. It
+   * goes to the current replica and fails over to the next one when the
+   * replica cannot be reached or answers `unavailable`.
+   */
   readonly transport: Transport;
-  /** Handshakes for a new identity. */
+  /**
+   * Handshakes for a new identity, with each replica in order until one
+   * completes the handshake; that one becomes the current replica.
+   */
   connect(): Promise<RuntimeCredentials>;
-  /** Uses an identity handed over by the host (managed model). */
+  /**
+   * Uses an identity handed over by the host (managed model); its `hostUrl`
+   * becomes the current replica when it is one of them.
+   */
   adopt(credentials: RuntimeCredentials): void;
   /** Rotates the token of the current identity (same runtime id). */
   refresh(): Promise<RuntimeCredentials>;
@@ -138,6 +157,16 @@ function verifyNegotiation(
 }
 
 /**
+ * Whether a call to one of the host's own services (not a routed or
+ * capability call, whose `unavailable` may come from a provider) found the
+ * replica unusable: unreachable, or answering `unavailable` (shutting down,
+ * or a replica that lost its shared state store).
+ */
+function isHostUnavailable(error: unknown): boolean {
+  return ConnectError.from(error).code === Code.Unavailable || isConnectionFailure(error);
+}
+
+/**
  * Creates a {@link HostSession}.
  * @private
  */
@@ -151,7 +180,24 @@ export function createHostSession(options: HostSessionOptions): HostSession {
     current: RuntimeCredentials;
     previous: RuntimeCredentials | undefined;
   }>((error) => options.logger.error("identity listener failed", { error }));
-  const handshakeClient = createClient(HandshakeService, options.createTransport([]));
+
+  const replicas = createHostReplicas({
+    urls: options.hostUrls,
+    onFailover(from, to) {
+      options.logger.warn("host replica unreachable; failing over", { from, to });
+      // Same identity on the next replica: the replicas share it.
+      if (credentials !== undefined) credentials = { ...credentials, hostUrl: to };
+    },
+  });
+  const handshakeTransports = new Map<string, Transport>();
+  const handshakeClient = (url: string) => {
+    let transport = handshakeTransports.get(url);
+    if (transport === undefined) {
+      transport = options.createTransport(url, []);
+      handshakeTransports.set(url, transport);
+    }
+    return createClient(HandshakeService, transport);
+  };
 
   const set = (next: RuntimeCredentials) => {
     const previous = credentials;
@@ -180,7 +226,8 @@ export function createHostSession(options: HostSessionOptions): HostSession {
     refreshTimer.unref();
   };
 
-  const handshake = async (withCredentials: RuntimeCredentials | undefined) => {
+  // One handshake with the replica at `url`.
+  const handshakeWith = async (url: string, withCredentials: RuntimeCredentials | undefined) => {
     const request = create(HandshakeRequestSchema, {
       coreProtocolVersion: CORE_PROTOCOL_VERSION,
       appProtocolVersion: Math.max(...options.appProtocolVersions),
@@ -201,25 +248,57 @@ export function createHostSession(options: HostSessionOptions): HostSession {
     }
     let response: HandshakeResponse;
     try {
-      response = await handshakeClient.handshake(request, { headers });
+      response = await handshakeClient(url).handshake(request, { headers });
     } catch (error) {
       throw new PluginError(
         "join_failed",
-        `handshake with ${options.hostUrl} failed: ${ConnectError.from(error).message}`,
+        `handshake with ${url} failed: ${ConnectError.from(error).message}`,
         { cause: error },
       );
     }
     if (response.runtimeId === "" || response.runtimeToken === "") {
-      throw new PluginError("join_failed", `host ${options.hostUrl} issued no runtime identity`);
+      throw new PluginError("join_failed", `host ${url} issued no runtime identity`);
     }
-    verifyNegotiation(request, response, options.hostUrl);
+    verifyNegotiation(request, response, url);
     lastResponse = response;
     return {
       runtimeId: response.runtimeId,
       token: response.runtimeToken,
       expiresAt: Number(response.runtimeTokenExpiresUnixMs),
-      hostUrl: options.hostUrl,
+      hostUrl: url,
     } satisfies RuntimeCredentials;
+  };
+
+  // A handshake with the current replica, failing over when it is unavailable.
+  const handshake = (withCredentials: RuntimeCredentials | undefined) =>
+    replicas.call(
+      (url) => handshakeWith(url, withCredentials),
+      (error) =>
+        isPluginError(error) && error.cause !== undefined && isHostUnavailable(error.cause),
+    );
+
+  // The first handshake: each replica in order, until one completes it.
+  const join = async (): Promise<RuntimeCredentials> => {
+    let last: unknown;
+    for (const url of replicas.urls) {
+      try {
+        const next = await handshakeWith(url, undefined);
+        replicas.use(url);
+        return next;
+      } catch (error) {
+        last = error;
+        if (replicas.urls.length > 1) {
+          options.logger.warn("could not join host replica", { host_url: url, error });
+        }
+      }
+    }
+    if (replicas.urls.length === 1) throw last;
+    const message = last instanceof Error ? last.message : String(last);
+    throw new PluginError(
+      "join_failed",
+      `could not join any host replica (tried ${replicas.urls.join(", ")}); last error: ${message}`,
+      { cause: isPluginError(last) && last.cause !== undefined ? last.cause : last },
+    );
   };
 
   // One recovery at a time; a call that failed with an older token than the
@@ -264,7 +343,11 @@ export function createHostSession(options: HostSessionOptions): HostSession {
     }
   };
 
-  const authedTransport = options.createTransport([authenticate]);
+  const authedTransport = createFailoverTransport({
+    replicas,
+    transportFor: (url) => options.createTransport(url, [authenticate]),
+    shouldFailOver: isHostUnavailable,
+  });
 
   const session: HostSession = {
     get credentials() {
@@ -278,12 +361,14 @@ export function createHostSession(options: HostSessionOptions): HostSession {
     get cpgHost() {
       return (lastResponse?.supportedAppProtocolVersions.length ?? 0) > 0;
     },
+    replicas,
     async connect() {
-      const next = await handshake(undefined);
+      const next = await join();
       set(next);
       return next;
     },
     adopt(next) {
+      if (replicas.urls.includes(next.hostUrl)) replicas.use(next.hostUrl);
       set(next);
     },
     async refresh() {

@@ -1,6 +1,8 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { AUTHORIZATION_HEADER, bearer, CapabilityBroker } from "@cpg/protocol";
+import { isConnectionFailure } from "../host-link/connection-failure.js";
+import { createFailoverTransport } from "../host-link/failover-transport.js";
 import type { HostSession } from "../host-link/host-session.js";
 import { PluginError } from "../plugin-error.js";
 
@@ -15,10 +17,26 @@ interface Grant {
 }
 
 /**
+ * The path of `url` on one of the host's replicas (`/capabilities/...`), or
+ * undefined when it is not under any of them.
+ */
+function pathOnReplica(url: string, replicaUrls: readonly string[]): string | undefined {
+  for (const replica of replicaUrls) {
+    if (url.startsWith(`${replica}/`)) return url.slice(replica.length);
+  }
+  return undefined;
+}
+
+/**
  * A transport to a host capability: it requests a grant on first use,
  * requests a new one once 80% of the grant's lifetime has passed (or when the
  * plugin's identity changed), and after an `unauthenticated` answer (revoked
  * or expired grant) requests a new grant and retries a unary call once.
+ *
+ * A grant endpoint on the host (host-relative, or under one of the host's
+ * replica URLs) is called on the replica in use, and fails over to the next
+ * replica when the connection to it fails (replicas share grants). An
+ * `unavailable` answer is the capability's and does not fail over.
  * @private
  */
 export function createCapabilityTransport(options: {
@@ -52,14 +70,17 @@ export function createCapabilityTransport(options: {
         Code.Internal,
       );
     }
+    const baseUrl = options.baseUrl();
     const endpointUrl = g.endpointUrl.startsWith("/")
-      ? `${options.baseUrl() ?? session.credentials.hostUrl}${g.endpointUrl}`
+      ? `${baseUrl ?? session.credentials.hostUrl}${g.endpointUrl}`
       : g.endpointUrl;
     const token = g.bearerToken;
     const authorize: Interceptor = (next) => (req) => {
       req.header.set(AUTHORIZATION_HEADER, bearer(token));
       return next(req);
     };
+    const hostPath =
+      baseUrl === undefined ? pathOnReplica(endpointUrl, session.replicas.urls) : undefined;
     const issuedAt = options.now();
     return {
       grantId: g.grantId,
@@ -69,7 +90,14 @@ export function createCapabilityTransport(options: {
       // Go hosts send no expiry: treat such grants as good for an hour.
       expiresAt: g.expiresUnixMs > 0n ? Number(g.expiresUnixMs) : issuedAt + 3_600_000,
       runtimeId: session.credentials.runtimeId,
-      transport: options.transportFor(endpointUrl, [authorize]),
+      transport:
+        hostPath === undefined
+          ? options.transportFor(endpointUrl, [authorize])
+          : createFailoverTransport({
+              replicas: session.replicas,
+              transportFor: (hostUrl) => options.transportFor(`${hostUrl}${hostPath}`, [authorize]),
+              shouldFailOver: isConnectionFailure,
+            }),
     };
   };
 

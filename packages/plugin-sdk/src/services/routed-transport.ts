@@ -1,6 +1,8 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ServiceRegistry } from "@cpg/protocol";
+import { isConnectionFailure } from "../host-link/connection-failure.js";
+import { createFailoverTransport } from "../host-link/failover-transport.js";
 import type { HostSession } from "../host-link/host-session.js";
 import { PluginError } from "../plugin-error.js";
 
@@ -17,6 +19,12 @@ function methodOnlyPath(baseUrl: string): Interceptor {
  * A transport that sends every call through the host's router to a provider
  * of `serviceType`: it discovers a provider on first use, reuses it, and
  * discovers again after the router answers `unavailable` or `not_found`.
+ *
+ * Calls go to the router of the host replica in use. Only when the
+ * connection to that replica fails does a call fail over to the next
+ * replica (and a unary call is sent again there): an `unavailable` answered
+ * through the router comes from the provider or the routing, not from a
+ * replica that is down.
  * @private
  */
 export function createRoutedTransport(options: {
@@ -56,18 +64,24 @@ export function createRoutedTransport(options: {
       );
     }
     const inProcess = options.endpointTransport?.()?.(endpointUrl, [session.authenticate]);
-    const baseUrl = `${options.routerUrl?.() ?? session.credentials.hostUrl}${endpointUrl}`;
+    const transportAt = (baseUrl: string) =>
+      options.transportFor(
+        baseUrl,
+        session.cpgHost ? [session.authenticate] : [session.authenticate, methodOnlyPath(baseUrl)],
+      );
+    const routerUrl = options.routerUrl?.();
     current = {
       endpointUrl,
       runtimeId: session.credentials.runtimeId,
-      transport: inProcess
-        ? inProcess
-        : options.transportFor(
-            baseUrl,
-            session.cpgHost
-              ? [session.authenticate]
-              : [session.authenticate, methodOnlyPath(baseUrl)],
-          ),
+      transport:
+        inProcess ??
+        (routerUrl !== undefined
+          ? transportAt(`${routerUrl}${endpointUrl}`)
+          : createFailoverTransport({
+              replicas: session.replicas,
+              transportFor: (hostUrl) => transportAt(`${hostUrl}${endpointUrl}`),
+              shouldFailOver: isConnectionFailure,
+            })),
     };
     return current.transport;
   };

@@ -1,10 +1,16 @@
 // A minimal stand-in for a host, for the SDK's own tests and README examples
 // (the real host depends on the SDK, so the SDK cannot test against it). It
 // behaves like a connect-plugin-go host: plain HTTP/1.1, HandshakeService,
-// PluginLifecycle, ServiceRegistry, and a router that forwards
-// /services/{type}/{provider}/{rest} to the provider's base_url. It records
-// what plugins send. Not a reference for how a host should work: no rate
+// PluginLifecycle, ServiceRegistry, a router that forwards
+// /services/{type}/{provider}/{rest} to the provider's base_url, and a
+// CapabilityBroker granting the "logger" capability, served at
+// /capabilities/logger/{grant}/. It records what plugins send. Not a reference for how a host should work: no rate
 // limits, no policies, no expiry.
+//
+// Several fake hosts can act as replicas of one replicated host: start the
+// others with `state: first.state` and they share identities, tokens and
+// registrations (as cpg-host replicas share them through Redis), while each
+// records the calls it served itself.
 import * as http from "node:http";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -20,12 +26,17 @@ import {
   AUTHORIZATION_HEADER,
   BASE_URL_METADATA_KEY,
   CALLER_ID_HEADER,
+  CapabilityBroker,
+  capabilityEndpointUrl,
   type HandshakeRequest,
   type HandshakeResponse,
   type HandshakeResponseSchema,
   HandshakeService,
+  Logger,
+  type LogRequest,
   PluginLifecycle,
   parseBearer,
+  parseCapabilityRoute,
   type RegisterServiceRequest,
   type ReportHealthRequest,
   RUNTIME_ID_HEADER,
@@ -50,18 +61,59 @@ export interface FakeRegistration {
   readonly request: RegisterServiceRequest;
 }
 
+/** What the replicas of one fake host share. */
+export interface FakeHostState {
+  /** Tokens the host accepts (by token, the runtime id). */
+  readonly validTokens: Map<string, string>;
+  readonly registrations: FakeRegistration[];
+  readonly registerCalls: FakeRegistration[];
+  /** Handshakes served by all replicas (numbers runtime ids and tokens). */
+  handshakeCount: number;
+  /** Capability grants: by grant id, the grant's bearer token. */
+  readonly grants: Map<string, string>;
+  nextRegistration: number;
+  /** Woken on every report and registry change, on any replica. */
+  readonly waiters: Set<() => void>;
+}
+
 export interface FakeHost {
   readonly url: string;
+  /** State shared with replicas started with `state: host.state`. */
+  readonly state: FakeHostState;
   readonly handshakes: SeenCall<HandshakeRequest>[];
   readonly reports: SeenCall<ReportHealthRequest>[];
+  /**
+   * Every call this replica served, in order: the method name for its own
+   * services (`"ReportHealth"`, `"RegisterService"`, ...), the path for a
+   * routed call (`"/services/kv/kv-store-1/Get"`).
+   */
+  readonly calls: string[];
+  /**
+   * When set, the host's own services answer `unavailable` with this
+   * message, as a cpg-host replica that cannot reach Redis does. Routed
+   * calls still pass.
+   */
+  unavailable: string | undefined;
   /** Current registrations, in order. */
   readonly registrations: FakeRegistration[];
   /** Every RegisterService call so far, including registrations removed since. */
   readonly registerCalls: FakeRegistration[];
   /** Tokens the host accepts (by token, the runtime id); other tokens are `unauthenticated`. */
   readonly validTokens: Map<string, string>;
+  /**
+   * Messages this replica's logger capability received. A message
+   * `"unavailable"` is answered with `unavailable`, as a capability that
+   * cannot serve would.
+   */
+  readonly logged: LogRequest[];
   /** Resolves with ReportHealth number `index` (0-based) once it arrived. */
   nextReport(index?: number): Promise<SeenCall<ReportHealthRequest>>;
+  /**
+   * Closes the host once it has answered every call in flight (watch
+   * streams aside), as a replica that stops after draining would: a client
+   * then finds it gone on its next call, not in the middle of one.
+   */
+  closeWhenIdle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,21 +128,43 @@ export interface FakeHostOptions {
     n: number,
     runtimeId: string | null,
   ) => MessageInitShape<typeof HandshakeResponseSchema> | HandshakeResponse;
+  /** Be a replica of the host that owns this state. Default: a host of its own. */
+  state?: FakeHostState;
+  /**
+   * Grant endpoints relative to the host (`/capabilities/...`), as Go hosts
+   * give them. Default: absolute, on this replica's URL, as cpg hosts do.
+   */
+  relativeGrantEndpoints?: boolean;
 }
 
 const httpVersionKey = createContextKey("");
 
 export async function startFakeHost(options: FakeHostOptions = {}): Promise<FakeHost> {
+  const state: FakeHostState = options.state ?? {
+    validTokens: new Map(),
+    registrations: [],
+    registerCalls: [],
+    handshakeCount: 0,
+    grants: new Map(),
+    nextRegistration: 1,
+    waiters: new Set(),
+  };
+  const { validTokens, registrations, registerCalls, waiters } = state;
   const handshakes: SeenCall<HandshakeRequest>[] = [];
   const reports: SeenCall<ReportHealthRequest>[] = [];
-  const registrations: FakeRegistration[] = [];
-  const registerCalls: FakeRegistration[] = [];
-  const validTokens = new Map<string, string>();
-  const waiters = new Set<() => void>();
+  const calls: string[] = [];
+  const logged: LogRequest[] = [];
   const wake = () => {
     for (const w of [...waiters]) w();
   };
-  let nextRegistration = 1;
+
+  // Records a call to the host's own services; refuses it while unavailable.
+  const serve = (method: string) => {
+    calls.push(method);
+    if (host.unavailable !== undefined) {
+      throw new ConnectError(host.unavailable, Code.Unavailable);
+    }
+  };
 
   const authenticate = (ctx: HandlerContext): string => {
     const token = parseBearer(ctx.requestHeader.get(AUTHORIZATION_HEADER));
@@ -107,9 +181,10 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
   const routes = (router: ConnectRouter) => {
     router.service(HandshakeService, {
       handshake(req, ctx) {
+        serve("Handshake");
         const runtimeId = ctx.requestHeader.get(RUNTIME_ID_HEADER);
         handshakes.push(seen(req, ctx));
-        const n = handshakes.length;
+        const n = ++state.handshakeCount;
         const res = options.handshake
           ? options.handshake(req, n, runtimeId)
           : {
@@ -123,8 +198,31 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
         return res;
       },
     });
+    router.service(CapabilityBroker, {
+      requestCapability(req, ctx) {
+        serve("RequestCapability");
+        authenticate(ctx);
+        if (req.capabilityType !== "logger") {
+          throw new ConnectError(`no capability "${req.capabilityType}"`, Code.NotFound);
+        }
+        const grantId = `grant-${state.grants.size + 1}`;
+        const bearerToken = `grant-token-${state.grants.size + 1}`;
+        state.grants.set(grantId, bearerToken);
+        const path = `/capabilities/logger/${grantId}`;
+        return {
+          grant: {
+            grantId,
+            bearerToken,
+            endpointUrl: options.relativeGrantEndpoints
+              ? path
+              : capabilityEndpointUrl(host.url, "logger", grantId),
+          },
+        };
+      },
+    });
     router.service(PluginLifecycle, {
       reportHealth(req, ctx) {
+        serve("ReportHealth");
         authenticate(ctx);
         reports.push(seen(req, ctx));
         wake();
@@ -133,14 +231,16 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
     });
     router.service(ServiceRegistry, {
       registerService(req, ctx) {
+        serve("RegisterService");
         const runtimeId = authenticate(ctx);
-        const id = `reg-${nextRegistration++}`;
+        const id = `reg-${state.nextRegistration++}`;
         registrations.push({ id, runtimeId, request: req });
         registerCalls.push({ id, runtimeId, request: req });
         wake();
         return { registrationId: id };
       },
       unregisterService(req, ctx) {
+        serve("UnregisterService");
         authenticate(ctx);
         const i = registrations.findIndex((r) => r.id === req.registrationId);
         if (i >= 0) registrations.splice(i, 1);
@@ -148,6 +248,7 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
         return {};
       },
       discoverService(req, ctx) {
+        serve("DiscoverService");
         authenticate(ctx);
         const r = providerOf(req.serviceType);
         if (!r) {
@@ -163,6 +264,7 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
         };
       },
       async *watchService(req, ctx) {
+        serve("WatchService");
         authenticate(ctx);
         let last: ServiceState | undefined;
         while (!ctx.signal.aborted) {
@@ -198,6 +300,33 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
     });
   };
 
+  // /capabilities/logger/{grant}/{procedure}: the logger capability, for
+  // holders of the grant's token.
+  const capabilityApi = connectNodeAdapter({
+    routes(router) {
+      router.service(Logger, {
+        log(req) {
+          logged.push(req);
+          if (req.message === "unavailable") {
+            throw new ConnectError("log sink unavailable", Code.Unavailable);
+          }
+          return {};
+        },
+      });
+    },
+  });
+  const capability = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    calls.push(req.url ?? "");
+    const route = parseCapabilityRoute(req.url ?? "");
+    const token = route && state.grants.get(route.grantId);
+    if (!route || token === undefined || parseBearer(req.headers.authorization) !== token) {
+      res.writeHead(401, { "content-type": "text/plain" }).end("unauthenticated\n");
+      return;
+    }
+    req.url = route.procedure;
+    capabilityApi(req, res);
+  };
+
   const api = connectNodeAdapter({
     routes,
     contextValues: (req) => createContextValues().set(httpVersionKey, req.httpVersion),
@@ -206,6 +335,7 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
   // /services/{type}/{provider}/{rest}: forwards to the provider's base_url,
   // with the caller's credentials replaced by its runtime id.
   const route = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    calls.push(req.url ?? "");
     const [, , type, provider, ...rest] = (req.url ?? "").split("/");
     const caller = validTokens.get(parseBearer(req.headers.authorization) ?? "");
     if (caller === undefined || caller !== req.headers[RUNTIME_ID_HEADER]) {
@@ -239,17 +369,31 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
     req.pipe(upstream);
   };
 
+  // Calls being answered, watch streams aside (they stay open).
+  let inFlight = 0;
+  const idle = new Set<() => void>();
   const server = await listenOnFreePort(
     http.createServer((req, res) => {
+      if (!(req.url ?? "").endsWith("/WatchService")) {
+        inFlight++;
+        res.once("close", () => {
+          if (--inFlight === 0) for (const done of [...idle]) done();
+        });
+      }
       if ((req.url ?? "").startsWith("/services/")) route(req, res);
+      else if ((req.url ?? "").startsWith("/capabilities/")) capability(req, res);
       else api(req, res);
     }),
   );
 
-  return {
+  const host: FakeHost = {
     url: server.url,
+    state,
     handshakes,
     reports,
+    calls,
+    logged,
+    unavailable: undefined,
     registrations,
     registerCalls,
     validTokens,
@@ -271,8 +415,21 @@ export async function startFakeHost(options: FakeHostOptions = {}): Promise<Fake
         check();
       });
     },
+    async closeWhenIdle() {
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            idle.delete(done);
+            resolve();
+          };
+          idle.add(done);
+        });
+      }
+      await server.close();
+    },
     close: () => server.close(),
   };
+  return host;
 }
 
 function seen<M>(message: M, ctx: HandlerContext): SeenCall<M> {
@@ -283,4 +440,20 @@ function seen<M>(message: M, ctx: HandlerContext): SeenCall<M> {
     httpVersion: ctx.values.get(httpVersionKey),
     contentType: ctx.requestHeader.get("content-type"),
   };
+}
+
+/**
+ * Starts `count` fake hosts that are replicas of one host: they share
+ * identities, tokens and registrations.
+ */
+export async function startFakeReplicas(
+  count: number,
+  options: Omit<FakeHostOptions, "state"> = {},
+): Promise<FakeHost[]> {
+  const first = await startFakeHost(options);
+  const replicas = [first];
+  for (let i = 1; i < count; i++) {
+    replicas.push(await startFakeHost({ ...options, state: first.state }));
+  }
+  return replicas;
 }
