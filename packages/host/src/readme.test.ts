@@ -4,14 +4,15 @@
 //   package, so its imports resolve) and imported, with "@cpg/host" pointing
 //   at src/index.ts, the reader's generated "./gen/kv/v1/kv_pb.js" pointing at
 //   @cpg/examples-proto (the same KVService shape), port 8080 replaced by 0,
-//   and `const certs = "./certs"` pointing at certificates generated here;
+//   `const certs = "./certs"` pointing at certificates generated here, and
+//   redis://127.0.0.1:6379 at a throw-away redis-server;
 // - the ```text block must be the `cpg-host --help` output;
 // - the ```json block must be a configuration file that cpg-host accepts.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestPki, type TestPki } from "@cpg/test-utils";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { createTestPki, startRedis, type TestPki, type TestRedis } from "@cpg/test-utils";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { CPG_HOST_USAGE, parseCliArgs } from "./cli/parse-cli-args.js";
 import { loadHostConfigFile, resolveHostConfig } from "./config/host-config.js";
 
@@ -33,6 +34,11 @@ function topLevelNames(code: string): string[] {
 }
 
 let pki: TestPki;
+// For the replicas example: a throw-away Redis stands in for redis://127.0.0.1:6379.
+let redis: TestRedis | undefined;
+afterAll(async () => {
+  await redis?.stop();
+});
 beforeAll(async () => {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(certsDir, { recursive: true });
@@ -100,7 +106,9 @@ describe("README.md", () => {
     // The hosts' and plugins' default loggers write JSON lines to stderr.
     vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     const hostEntry = relative(outDir, join(here, "index.js")).replaceAll("\\", "/");
+    if (code.includes("redis://127.0.0.1:6379")) redis ??= await startRedis();
     const source = code
+      .replaceAll("redis://127.0.0.1:6379", redis?.url ?? "redis://127.0.0.1:6379")
       .replaceAll('from "@cpg/host"', `from "${hostEntry}"`)
       .replaceAll('from "./gen/kv/v1/kv_pb.js"', 'from "@cpg/examples-proto"')
       .replaceAll("port: 8080", "port: 0")
