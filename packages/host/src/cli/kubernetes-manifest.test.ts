@@ -222,9 +222,10 @@ describe("docs/examples/kubernetes/cpg-host.yaml", () => {
     const store = envValue(container, "CPG_STORE_URL");
     expect(store, "the cpg-host container has no CPG_STORE_URL").toBeDefined();
     const url = new URL(store!);
-    expect(["redis:", "rediss:"], `CPG_STORE_URL ${store} is not a redis:// or rediss:// URL`).toContain(
-      url.protocol,
-    );
+    expect(
+      ["redis:", "rediss:"],
+      `CPG_STORE_URL ${store} is not a redis:// or rediss:// URL`,
+    ).toContain(url.protocol);
     const service = named("Service", url.hostname.split(".")[0]!);
     const ports = serviceSpec(service).ports.map((p) => p.port);
     expect(ports, `CPG_STORE_URL port is not a port of Service ${url.hostname}`).toContain(

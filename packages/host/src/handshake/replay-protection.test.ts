@@ -93,12 +93,12 @@ describe("version negotiation integrity (PROTO-CRIT-001)", () => {
   it.each([
     [
       "a downgraded version",
-      (m: Record<string, unknown>) => ({ appProtocolVersion: 1 }),
+      (_m: Record<string, unknown>) => ({ appProtocolVersion: 1 }),
       /protocol downgrade detected/,
     ],
     [
       "a trimmed version list with a re-signed MAC missing",
-      (m: Record<string, unknown>) => ({
+      (_m: Record<string, unknown>) => ({
         supportedAppProtocolVersions: [1],
         appProtocolVersion: 1,
       }),

@@ -79,7 +79,14 @@ function sdkPlugin(selfId: string, hostUrl: string | string[], onLog: () => void
     selfId,
     version: "1.0.0",
     hostUrl,
-    services: [provide(Logger, { log: () => (onLog(), {}) })],
+    services: [
+      provide(Logger, {
+        log: () => {
+          onLog();
+          return {};
+        },
+      }),
+    ],
     healthReportIntervalMs: 300,
     logger: silentLogger,
   });
@@ -96,7 +103,11 @@ async function startProviderProcess(hostUrls: string[], selfId = "replica-plugin
   });
   processes.push(p);
   const identity = JSON.parse(await p.waitForLine((l) => l.includes('"event":"identity"'), 15_000));
-  return { process: p, runtimeId: identity.runtimeId as string, hostUrl: identity.hostUrl as string };
+  return {
+    process: p,
+    runtimeId: identity.runtimeId as string,
+    hostUrl: identity.hostUrl as string,
+  };
 }
 
 describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
