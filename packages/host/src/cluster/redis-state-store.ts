@@ -225,7 +225,8 @@ export async function connectRedisStateStore(
   } catch (cause) {
     client.disconnect();
     reader.disconnect();
-    throw cause;
+    // ioredis reports "Connection is closed"; the connection error says why.
+    throw new Error(lastError || (cause as Error).message, { cause });
   }
 
   const guard = async <T>(run: () => Promise<T>): Promise<T> => {

@@ -41,6 +41,14 @@ describe("cpg-host", () => {
     expect(p.stderr.join("\n")).toContain("--port must be an integer from 0 to 65535, got http");
   });
 
+  it("explains a shared store it cannot reach and exits 2", async () => {
+    const p = start(cli, ["--port", "0", "--store", "redis://127.0.0.1:1"]);
+    expect(await p.exited).toBe(2);
+    expect(p.stderr.join("\n")).toContain(
+      "cpg-host: cannot reach the shared state store at redis://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1",
+    );
+  });
+
   it("refuses plaintext under the production profile", async () => {
     const p = start(cli, ["--port", "0", "--profile", "production"]);
     expect(await p.exited).toBe(2);
