@@ -26,3 +26,5 @@ export type {
 } from "./server/node-listener.js";
 export { listen } from "./server/node-listener.js";
 export { handleProbe } from "./server/probes.js";
+export type { StreamEnd } from "./server/stream-end.js";
+export { onStreamEnd } from "./server/stream-end.js";

@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { onStreamEnd } from "./stream-end.js";
 
 /**
  * Counts calls in flight and refuses new ones once draining starts.
@@ -76,16 +77,7 @@ export function createDrain(options: DrainOptions = {}): Drain {
     // listener added now would never fire).
     if (req.signal.aborted) finish();
     else req.signal.addEventListener("abort", finish);
-    return {
-      ...res,
-      message: (async function* () {
-        try {
-          yield* source;
-        } finally {
-          finish();
-        }
-      })(),
-    };
+    return { ...res, message: onStreamEnd(source, finish) };
   };
   return {
     interceptor,
