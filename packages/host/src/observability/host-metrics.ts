@@ -1,5 +1,5 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { EventStream } from "@cpg/plugin-sdk/internal";
+import { type EventStream, onStreamEnd } from "@cpg/plugin-sdk/internal";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { HostEvent } from "../events/host-event.js";
 import { HostError } from "../host-error.js";
@@ -239,18 +239,13 @@ export function createHostMetrics(options: HostMetricsOptions = {}): HostMetrics
       return res;
     }
     // Streaming answer: the call ends when its messages do.
-    const messages = res.message;
-    async function* observed() {
-      try {
-        yield* messages;
-      } catch (error) {
-        failed(error);
-        throw error;
-      } finally {
-        finish(req.signal.aborted ? "canceled" : "ok");
-      }
-    }
-    return { ...res, message: observed() };
+    return {
+      ...res,
+      message: onStreamEnd(res.message, (end) => {
+        if (end.failed) failed(end.error);
+        else finish(req.signal.aborted ? "canceled" : "ok");
+      }),
+    };
   };
 
   return {

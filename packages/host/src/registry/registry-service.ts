@@ -182,28 +182,58 @@ export function registryServiceImpl(options: RegistryServiceOptions) {
         singleProvider: candidates.length === 1,
       });
     },
-    async *watchService(req, ctx) {
-      const caller = callerIdentity(identities, ctx);
-      mayDiscover(caller, req.serviceType, "WatchService");
-      const linked = linkedSignal([ctx.signal, options.stop]);
-      try {
-        for await (const status of options.watches.watch(req.serviceType, linked.signal)) {
-          // Every watcher of a type sees the same status object after a
-          // change: they share one event message (and so one encoding).
-          let event = watchEvents.get(status);
-          if (event === undefined) {
-            event = create(WatchServiceEventSchema, {
-              serviceType: req.serviceType,
-              state: status.state,
-              ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
-            });
-            watchEvents.set(status, event);
-          }
-          yield event;
+    watchService(req, ctx): AsyncIterable<WatchServiceEvent> {
+      // Every watcher of a type sees the same status object after a change:
+      // they share one event message (and so one encoding).
+      const eventOf = (status: ServiceStatus) => {
+        let event = watchEvents.get(status);
+        if (event === undefined) {
+          event = create(WatchServiceEventSchema, {
+            serviceType: req.serviceType,
+            state: status.state,
+            ...(status.provider ? { endpoint: endpoint(status.provider) } : {}),
+          });
+          watchEvents.set(status, event);
         }
-      } finally {
-        linked.dispose();
-      }
+        return event;
+      };
+      // Checked when the stream starts, as an async generator would; the
+      // hub's iterator then hands out events with no generator in between.
+      return {
+        [Symbol.asyncIterator](): AsyncIterator<WatchServiceEvent> {
+          let inner: AsyncIterator<WatchServiceEvent> | undefined;
+          let linked: ReturnType<typeof linkedSignal> | undefined;
+          const start = () => {
+            const caller = callerIdentity(identities, ctx);
+            mayDiscover(caller, req.serviceType, "WatchService");
+            linked = linkedSignal([ctx.signal, options.stop]);
+            return options.watches
+              .watch(req.serviceType, linked.signal, eventOf)
+              [Symbol.asyncIterator]();
+          };
+          const ended = (result: IteratorResult<WatchServiceEvent>) => {
+            if (result.done) linked?.dispose();
+            return result;
+          };
+          return {
+            next() {
+              try {
+                inner ??= start();
+              } catch (error) {
+                return Promise.reject(error);
+              }
+              const next = inner.next();
+              next.then(ended, () => linked?.dispose());
+              return next;
+            },
+            async return() {
+              linked?.dispose();
+              await inner?.return?.();
+              return { done: true, value: undefined };
+            },
+          };
+        },
+      };
     },
   } satisfies ServiceImpl<typeof ServiceRegistryService>;
 }

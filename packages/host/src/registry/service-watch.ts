@@ -43,6 +43,7 @@ const sameStatus = (a: ServiceStatus, b: ServiceStatus) =>
 
 interface Watcher {
   dirty: boolean;
+  /** Called by a change; set while the watcher waits for one. */
   wake: (() => void) | undefined;
 }
 
@@ -60,11 +61,20 @@ interface TypeWatch {
 export interface ServiceWatchHub {
   /**
    * Yields the status of `serviceType` now and after every change that
-   * alters it, until `signal` aborts. Identical consecutive statuses are
-   * collapsed; a slow reader gets the latest status, never a backlog (each
-   * watcher holds one flag, whatever the rate of changes).
+   * alters it, until `signal` aborts, each status passed through `map`
+   * (default: as it is). Identical consecutive statuses are collapsed; a
+   * slow reader gets the latest status, never a backlog (each watcher holds
+   * one flag, whatever the rate of changes).
+   *
+   * A change resolves each waiting reader's promise directly, with no async
+   * generator in between: a change fans out to thousands of streams, and
+   * every generator layer would cost each of them a few microtasks.
    */
-  watch(serviceType: string, signal: AbortSignal): AsyncGenerator<ServiceStatus>;
+  watch<T = ServiceStatus>(
+    serviceType: string,
+    signal: AbortSignal,
+    map?: (status: ServiceStatus) => T,
+  ): AsyncIterable<T>;
   /** Number of open watch streams. */
   readonly size: number;
 }
@@ -101,6 +111,85 @@ export function createServiceWatchHub(
     for (const r of registry.byRuntime(runtimeId)) touch(r.serviceType);
   };
 
+  const open = <T>(
+    serviceType: string,
+    signal: AbortSignal,
+    map: (status: ServiceStatus) => T,
+  ): AsyncIterator<T> => {
+    const self: Watcher = { dirty: true, wake: undefined };
+    let entry = watchers.get(serviceType);
+    if (entry === undefined) {
+      entry = { watchers: new Set(), epoch: 0, cached: undefined };
+      watchers.set(serviceType, entry);
+    }
+    const type = entry;
+    type.watchers.add(self);
+    size++;
+    let last: ServiceStatus | undefined;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      signal.removeEventListener("abort", onAbort);
+      type.watchers.delete(self);
+      if (type.watchers.size === 0 && watchers.get(serviceType) === type) {
+        watchers.delete(serviceType);
+      }
+      size--;
+    };
+    // The next result when there is one: a changed status, or the end.
+    const poll = (): IteratorResult<T> | undefined => {
+      while (self.dirty && !closed) {
+        self.dirty = false;
+        const status = statusOf(serviceType, type);
+        if (last === undefined || !sameStatus(last, status)) {
+          last = status;
+          return { done: false, value: map(status) };
+        }
+      }
+      if (closed || signal.aborted) {
+        close();
+        return { done: true, value: undefined };
+      }
+      return undefined;
+    };
+    const onAbort = () => self.wake?.();
+    signal.addEventListener("abort", onAbort);
+    return {
+      next() {
+        try {
+          const ready = poll();
+          if (ready !== undefined) return Promise.resolve(ready);
+        } catch (error) {
+          close();
+          return Promise.reject(error);
+        }
+        return new Promise<IteratorResult<T>>((resolve, reject) => {
+          self.wake = () => {
+            let result: IteratorResult<T> | undefined;
+            try {
+              result = poll();
+            } catch (error) {
+              self.wake = undefined;
+              close();
+              reject(error);
+              return;
+            }
+            if (result === undefined) return;
+            self.wake = undefined;
+            resolve(result);
+          };
+        });
+      },
+      return() {
+        close();
+        // A reader still waiting sees the end.
+        self.wake?.();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  };
+
   events.subscribe((event) => {
     switch (event.type) {
       case "service.registered":
@@ -118,42 +207,12 @@ export function createServiceWatchHub(
   });
 
   return {
-    async *watch(serviceType, signal) {
-      const self: Watcher = { dirty: true, wake: undefined };
-      let entry = watchers.get(serviceType);
-      if (entry === undefined) {
-        entry = { watchers: new Set(), epoch: 0, cached: undefined };
-        watchers.set(serviceType, entry);
-      }
-      const set = entry.watchers;
-      set.add(self);
-      size++;
-      const onAbort = () => self.wake?.();
-      signal.addEventListener("abort", onAbort);
-      try {
-        let last: ServiceStatus | undefined;
-        for (;;) {
-          if (self.dirty) {
-            self.dirty = false;
-            const status = statusOf(serviceType, entry);
-            if (last === undefined || !sameStatus(last, status)) {
-              last = status;
-              yield status;
-            }
-            continue;
-          }
-          if (signal.aborted) return;
-          await new Promise<void>((resolve) => {
-            self.wake = resolve;
-          });
-          self.wake = undefined;
-        }
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        set.delete(self);
-        if (set.size === 0) watchers.delete(serviceType);
-        size--;
-      }
+    watch<T>(
+      serviceType: string,
+      signal: AbortSignal,
+      map: (status: ServiceStatus) => T = (status) => status as T,
+    ): AsyncIterable<T> {
+      return { [Symbol.asyncIterator]: () => open(serviceType, signal, map) };
     },
     get size() {
       return size;
