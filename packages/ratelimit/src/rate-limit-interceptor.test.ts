@@ -234,6 +234,46 @@ describe("createRateLimitInterceptor: streams", () => {
     for (const it of open.splice(0)) expect((await it.next()).done).toBe(true);
   });
 
+  it("lets outer interceptors watch the end of a stream through its hooks instead of wrapping it", async () => {
+    const store = createMemoryRateLimitStore({ sweepIntervalMs: 0 });
+    stores.push(store);
+    const ends: unknown[] = [];
+    const hooks = Symbol.for("@cpg/stream-end-hooks");
+    const outer: Interceptor = (next) => async (req) => {
+      const res = await next(req);
+      if (res.stream) {
+        const add = (res.message as unknown as Record<symbol, unknown>)[hooks];
+        expect(typeof add).toBe("function");
+        (add as (hook: (end: unknown) => void) => void)((end) => ends.push(end));
+      }
+      return res;
+    };
+    const test = createTestRoutes();
+    const transport = createRouterTransport(test.routes, {
+      router: {
+        interceptors: [
+          outer,
+          testContext,
+          createRateLimitInterceptor({
+            store,
+            rules: [{ match: WATCH, rate: 1000, burst: 1000, maxConcurrentStreams: 1 }],
+          }),
+        ],
+      },
+    });
+    const health = createClient(pluginHealthV1.HealthService, transport);
+    const it = health.watch({ service: "hold" })[Symbol.asyncIterator]();
+    await it.next();
+    test.releaseHeld();
+    expect((await it.next()).done).toBe(true);
+    expect(ends).toEqual([{ failed: false, error: undefined }]);
+    // The slot was released before the hook ran: a new stream is admitted.
+    const again = health.watch({ service: "hold" })[Symbol.asyncIterator]();
+    await again.next();
+    test.releaseHeld();
+    expect((await again.next()).done).toBe(true);
+  });
+
   it("frees slots of streams that complete or fail", async () => {
     const { health } = setup({
       rules: [{ match: WATCH, rate: 1000, burst: 1000, maxConcurrentStreams: 1 }],

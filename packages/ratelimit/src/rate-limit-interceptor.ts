@@ -194,10 +194,67 @@ export function createRateLimitInterceptor(options: RateLimitInterceptorOptions 
   };
 }
 
-async function* releasing<T>(messages: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
-  try {
-    yield* messages;
-  } finally {
+/**
+ * Shared with `@cpg/plugin-sdk`'s stream wrapper: outer interceptors that
+ * watch for the end of the stream add their callbacks here instead of
+ * wrapping it again.
+ */
+const STREAM_END_HOOKS = Symbol.for("@cpg/stream-end-hooks");
+
+type EndHook = (end: { readonly failed: boolean; readonly error: unknown }) => void;
+
+/**
+ * The stream's messages, calling `release` (then any hooks added through
+ * `STREAM_END_HOOKS`) once they end: done, failed or stopped early. No async
+ * generator: `next()` hands back the source's own promise, so holding a slot
+ * adds no hop per message.
+ */
+function releasing<T>(messages: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
+  const hooks: EndHook[] = [];
+  let ended = false;
+  const end = (failed: boolean, error: unknown) => {
+    if (ended) return;
+    ended = true;
     release();
-  }
+    for (const hook of hooks) hook({ failed, error });
+  };
+  const settled = <R extends IteratorResult<T>>(result: R) => {
+    if (result.done) end(false, undefined);
+  };
+  const failed = (error: unknown) => end(true, error);
+  return {
+    [STREAM_END_HOOKS]: (hook: EndHook) => {
+      hooks.push(hook);
+    },
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const iterator = messages[Symbol.asyncIterator]();
+      return {
+        next() {
+          const next = iterator.next();
+          next.then(settled, failed);
+          return next;
+        },
+        return(value?: unknown) {
+          const done = iterator.return
+            ? iterator.return(value as T)
+            : Promise.resolve({ done: true as const, value: value as T });
+          return done.then(
+            (result) => {
+              end(false, undefined);
+              return result;
+            },
+            (error: unknown) => {
+              end(true, error);
+              throw error;
+            },
+          );
+        },
+        throw(error?: unknown) {
+          const thrown = iterator.throw ? iterator.throw(error) : Promise.reject(error);
+          thrown.then(settled, failed);
+          return thrown;
+        },
+      };
+    },
+  } as AsyncIterable<T>;
 }

@@ -65,6 +65,15 @@ describe("onStreamEnd", () => {
     expect(iterator.next()).toBe(promise);
   });
 
+  it("takes a second callback on a wrapped stream instead of wrapping it again; innermost runs first", async () => {
+    const order: string[] = [];
+    const inner = onStreamEnd(numbers(2), () => order.push("inner"));
+    const outer = onStreamEnd(inner, () => order.push("outer"));
+    expect(outer).toBe(inner);
+    for await (const n of outer) order.push(String(n));
+    expect(order).toEqual(["0", "1", "inner", "outer"]);
+  });
+
   it("reports a source that cannot even start", () => {
     const source: AsyncIterable<number> = {
       [Symbol.asyncIterator]: () => {
