@@ -197,23 +197,18 @@ export function registryServiceImpl(options: RegistryServiceOptions) {
         }
         return event;
       };
-      // Checked when the stream starts, as an async generator would; the
-      // hub's iterator then hands out events with no generator in between.
+      // Checked when the stream starts, as an async generator would; then the
+      // hub's own iterator hands out the events, with nothing in between.
       return {
         [Symbol.asyncIterator](): AsyncIterator<WatchServiceEvent> {
           let inner: AsyncIterator<WatchServiceEvent> | undefined;
-          let linked: ReturnType<typeof linkedSignal> | undefined;
           const start = () => {
             const caller = callerIdentity(identities, ctx);
             mayDiscover(caller, req.serviceType, "WatchService");
-            linked = linkedSignal([ctx.signal, options.stop]);
+            const linked = linkedSignal([ctx.signal, options.stop]);
             return options.watches
-              .watch(req.serviceType, linked.signal, eventOf)
+              .watch(req.serviceType, linked.signal, eventOf, linked.dispose)
               [Symbol.asyncIterator]();
-          };
-          const ended = (result: IteratorResult<WatchServiceEvent>) => {
-            if (result.done) linked?.dispose();
-            return result;
           };
           return {
             next() {
@@ -222,14 +217,11 @@ export function registryServiceImpl(options: RegistryServiceOptions) {
               } catch (error) {
                 return Promise.reject(error);
               }
-              const next = inner.next();
-              next.then(ended, () => linked?.dispose());
-              return next;
+              return inner.next();
             },
-            async return() {
-              linked?.dispose();
-              await inner?.return?.();
-              return { done: true, value: undefined };
+            return() {
+              if (inner?.return) return inner.return();
+              return Promise.resolve({ done: true, value: undefined });
             },
           };
         },

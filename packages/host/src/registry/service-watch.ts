@@ -69,11 +69,13 @@ export interface ServiceWatchHub {
    * A change resolves each waiting reader's promise directly, with no async
    * generator in between: a change fans out to thousands of streams, and
    * every generator layer would cost each of them a few microtasks.
+   * `onClose` runs once when the watch ends (abort, return, failure).
    */
   watch<T = ServiceStatus>(
     serviceType: string,
     signal: AbortSignal,
     map?: (status: ServiceStatus) => T,
+    onClose?: () => void,
   ): AsyncIterable<T>;
   /** Number of open watch streams. */
   readonly size: number;
@@ -115,6 +117,7 @@ export function createServiceWatchHub(
     serviceType: string,
     signal: AbortSignal,
     map: (status: ServiceStatus) => T,
+    onClose: (() => void) | undefined,
   ): AsyncIterator<T> => {
     const self: Watcher = { dirty: true, wake: undefined };
     let entry = watchers.get(serviceType);
@@ -136,6 +139,7 @@ export function createServiceWatchHub(
         watchers.delete(serviceType);
       }
       size--;
+      onClose?.();
     };
     // The next result when there is one: a changed status, or the end.
     const poll = (): IteratorResult<T> | undefined => {
@@ -155,6 +159,28 @@ export function createServiceWatchHub(
     };
     const onAbort = () => self.wake?.();
     signal.addEventListener("abort", onAbort);
+    // The waiting reader's promise, settled by `wake` (one function per watcher).
+    let resolve: ((result: IteratorResult<T>) => void) | undefined;
+    let reject: ((error: unknown) => void) | undefined;
+    const wake = () => {
+      let result: IteratorResult<T> | undefined;
+      try {
+        result = poll();
+      } catch (error) {
+        self.wake = undefined;
+        close();
+        reject?.(error);
+        return;
+      }
+      if (result === undefined) return;
+      self.wake = undefined;
+      resolve?.(result);
+    };
+    const wait = (ok: typeof resolve, fail: typeof reject) => {
+      resolve = ok;
+      reject = fail;
+      self.wake = wake;
+    };
     return {
       next() {
         try {
@@ -164,22 +190,7 @@ export function createServiceWatchHub(
           close();
           return Promise.reject(error);
         }
-        return new Promise<IteratorResult<T>>((resolve, reject) => {
-          self.wake = () => {
-            let result: IteratorResult<T> | undefined;
-            try {
-              result = poll();
-            } catch (error) {
-              self.wake = undefined;
-              close();
-              reject(error);
-              return;
-            }
-            if (result === undefined) return;
-            self.wake = undefined;
-            resolve(result);
-          };
-        });
+        return new Promise<IteratorResult<T>>(wait);
       },
       return() {
         close();
@@ -211,8 +222,9 @@ export function createServiceWatchHub(
       serviceType: string,
       signal: AbortSignal,
       map: (status: ServiceStatus) => T = (status) => status as T,
+      onClose?: () => void,
     ): AsyncIterable<T> {
-      return { [Symbol.asyncIterator]: () => open(serviceType, signal, map) };
+      return { [Symbol.asyncIterator]: () => open(serviceType, signal, map, onClose) };
     },
     get size() {
       return size;
