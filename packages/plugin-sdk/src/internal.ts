@@ -27,4 +27,4 @@ export type {
 export { listen } from "./server/node-listener.js";
 export { handleProbe } from "./server/probes.js";
 export type { StreamEnd } from "./server/stream-end.js";
-export { onStreamEnd } from "./server/stream-end.js";
+export { onStreamEnd, STREAM_END_HOOKS } from "./server/stream-end.js";

@@ -210,6 +210,13 @@ type EndHook = (end: { readonly failed: boolean; readonly error: unknown }) => v
  * adds no hop per message.
  */
 function releasing<T>(messages: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
+  // Already watched by a wrapper of this kind (or the stream reports its own
+  // end): add to its hooks.
+  const add = (messages as { [STREAM_END_HOOKS]?: unknown })[STREAM_END_HOOKS];
+  if (typeof add === "function") {
+    (add as (hook: EndHook) => void).call(messages, () => release());
+    return messages;
+  }
   const hooks: EndHook[] = [];
   let ended = false;
   const end = (failed: boolean, error: unknown) => {
