@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "@cpg/plugin-sdk";
+import { STREAM_END_HOOKS, type StreamEnd } from "@cpg/plugin-sdk/internal";
 import {
   BASE_URL_METADATA_KEY,
   DiscoverServiceResponseSchema,
@@ -19,6 +20,7 @@ import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
 import type { AllowListPolicy } from "../policy/allow-list-policy.js";
 import { callerIdentity } from "../security/caller-identity.js";
+import { PUSH_MESSAGES, type PushableMessages } from "../server/pushed-messages.js";
 import { linkedSignal } from "./linked-signal.js";
 import type { Registration } from "./registration.js";
 import type { Selector } from "./selection-strategy.js";
@@ -197,17 +199,60 @@ export function registryServiceImpl(options: RegistryServiceOptions) {
         }
         return event;
       };
-      // Checked when the stream starts, as an async generator would; then the
-      // hub's own iterator hands out the events, with nothing in between.
-      return {
+      // Interceptors watch the end through hooks rather than by wrapping, so
+      // that the lean streaming handler gets this object and can have the
+      // events pushed (see PushableMessages).
+      const hooks: Array<(end: StreamEnd) => void> = [];
+      let ended = false;
+      const end = (error?: unknown) => {
+        if (ended) return;
+        ended = true;
+        const outcome = { failed: error !== undefined, error };
+        for (const hook of hooks) hook(outcome);
+      };
+      // Checked when the stream starts, as an async generator would.
+      const begin = () => {
+        const caller = callerIdentity(identities, ctx);
+        mayDiscover(caller, req.serviceType, "WatchService");
+        return linkedSignal([ctx.signal, options.stop]);
+      };
+      const messages: PushableMessages<WatchServiceEvent> = {
+        [STREAM_END_HOOKS](hook) {
+          hooks.push(hook);
+        },
+        [PUSH_MESSAGES](deliver) {
+          return new Promise<void>((resolve, reject) => {
+            let linked: ReturnType<typeof linkedSignal>;
+            try {
+              linked = begin();
+            } catch (error) {
+              end(error);
+              reject(error);
+              return;
+            }
+            options.watches.subscribe(
+              req.serviceType,
+              linked.signal,
+              (status) => deliver(eventOf(status)),
+              (error) => {
+                linked.dispose();
+                end(error);
+                if (error === undefined) resolve();
+                else reject(error);
+              },
+            );
+          });
+        },
         [Symbol.asyncIterator](): AsyncIterator<WatchServiceEvent> {
           let inner: AsyncIterator<WatchServiceEvent> | undefined;
           const start = () => {
-            const caller = callerIdentity(identities, ctx);
-            mayDiscover(caller, req.serviceType, "WatchService");
-            const linked = linkedSignal([ctx.signal, options.stop]);
+            const linked = begin();
+            const closed = () => {
+              linked.dispose();
+              end();
+            };
             return options.watches
-              .watch(req.serviceType, linked.signal, eventOf, linked.dispose)
+              .watch(req.serviceType, linked.signal, eventOf, closed)
               [Symbol.asyncIterator]();
           };
           return {
@@ -215,17 +260,20 @@ export function registryServiceImpl(options: RegistryServiceOptions) {
               try {
                 inner ??= start();
               } catch (error) {
+                end(error);
                 return Promise.reject(error);
               }
               return inner.next();
             },
             return() {
               if (inner?.return) return inner.return();
+              end();
               return Promise.resolve({ done: true, value: undefined });
             },
           };
         },
       };
+      return messages;
     },
   } satisfies ServiceImpl<typeof ServiceRegistryService>;
 }

@@ -77,6 +77,19 @@ export interface ServiceWatchHub {
     map?: (status: ServiceStatus) => T,
     onClose?: () => void,
   ): AsyncIterable<T>;
+  /**
+   * Push form of {@link ServiceWatchHub.watch}: calls `deliver` with the
+   * status now and, synchronously from the change itself, after every change
+   * that alters it, until `signal` aborts or the returned function is
+   * called. A fan-out this way costs no promise per stream. `onClose` runs
+   * once at the end, with the error when `deliver` threw.
+   */
+  subscribe(
+    serviceType: string,
+    signal: AbortSignal,
+    deliver: (status: ServiceStatus) => void,
+    onClose: (error?: unknown) => void,
+  ): () => void;
   /** Number of open watch streams. */
   readonly size: number;
 }
@@ -113,6 +126,69 @@ export function createServiceWatchHub(
     for (const r of registry.byRuntime(runtimeId)) touch(r.serviceType);
   };
 
+  /** Adds a watcher of `serviceType`; returns the function that removes it (once). */
+  const join = (serviceType: string, self: Watcher) => {
+    let type = watchers.get(serviceType);
+    if (type === undefined) {
+      type = { watchers: new Set(), epoch: 0, cached: undefined };
+      watchers.set(serviceType, type);
+    }
+    const entry = type;
+    entry.watchers.add(self);
+    size++;
+    return entry;
+  };
+  const leave = (serviceType: string, entry: TypeWatch, self: Watcher) => {
+    entry.watchers.delete(self);
+    if (entry.watchers.size === 0 && watchers.get(serviceType) === entry) {
+      watchers.delete(serviceType);
+    }
+    size--;
+  };
+
+  const subscribe = (
+    serviceType: string,
+    signal: AbortSignal,
+    deliver: (status: ServiceStatus) => void,
+    onClose: (error?: unknown) => void,
+  ) => {
+    const self: Watcher = { dirty: true, wake: undefined };
+    const type = join(serviceType, self);
+    let last: ServiceStatus | undefined;
+    let closed = false;
+    const close = (error?: unknown) => {
+      if (closed) return;
+      closed = true;
+      self.wake = undefined;
+      signal.removeEventListener("abort", onAbort);
+      leave(serviceType, type, self);
+      onClose(error);
+    };
+    const onAbort = () => close();
+    const poll = () => {
+      while (self.dirty && !closed) {
+        self.dirty = false;
+        const status = statusOf(serviceType, type);
+        if (last === undefined || !sameStatus(last, status)) {
+          last = status;
+          try {
+            deliver(status);
+          } catch (error) {
+            close(error);
+          }
+        }
+      }
+    };
+    self.wake = poll;
+    if (signal.aborted) {
+      close();
+      return () => {};
+    }
+    signal.addEventListener("abort", onAbort);
+    poll();
+    return () => close();
+  };
+
   const open = <T>(
     serviceType: string,
     signal: AbortSignal,
@@ -120,25 +196,14 @@ export function createServiceWatchHub(
     onClose: (() => void) | undefined,
   ): AsyncIterator<T> => {
     const self: Watcher = { dirty: true, wake: undefined };
-    let entry = watchers.get(serviceType);
-    if (entry === undefined) {
-      entry = { watchers: new Set(), epoch: 0, cached: undefined };
-      watchers.set(serviceType, entry);
-    }
-    const type = entry;
-    type.watchers.add(self);
-    size++;
+    const type = join(serviceType, self);
     let last: ServiceStatus | undefined;
     let closed = false;
     const close = () => {
       if (closed) return;
       closed = true;
       signal.removeEventListener("abort", onAbort);
-      type.watchers.delete(self);
-      if (type.watchers.size === 0 && watchers.get(serviceType) === type) {
-        watchers.delete(serviceType);
-      }
-      size--;
+      leave(serviceType, type, self);
       onClose?.();
     };
     // The next result when there is one: a changed status, or the end.
@@ -226,6 +291,7 @@ export function createServiceWatchHub(
     ): AsyncIterable<T> {
       return { [Symbol.asyncIterator]: () => open(serviceType, signal, map, onClose) };
     },
+    subscribe,
     get size() {
       return size;
     },

@@ -22,6 +22,7 @@ import {
 } from "@connectrpc/connect";
 import { requestTimeoutMs } from "../router/deadline.js";
 import { codeName } from "../router/error-response.js";
+import { pushEntry, pushTo } from "./pushed-messages.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -75,6 +76,17 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
   // Encodings of response messages, so that one message sent to many streams
   // (a watch fan-out) is encoded once.
   const frames = new WeakMap<object, Buffer>();
+  const frameOf = (message: unknown): Buffer => {
+    let frame = frames.get(message as object);
+    if (frame === undefined) {
+      const value = isMessage(message, method.output)
+        ? message
+        : create(method.output, message as MessageInitShape<O>);
+      frame = envelope(0, toBinary(method.output, value));
+      frames.set(message as object, frame);
+    }
+    return frame;
+  };
   // The innermost `next`: the implementation, as Connect invokes it.
   const invoke = async (req: StreamRequest<I, O>): Promise<StreamResponse<I, O>> => {
     const context = createHandlerContext({
@@ -150,36 +162,36 @@ export function createServerStreamHandler<I extends DescMessage, O extends DescM
         // Read only once the interceptors let the call through, as Connect does.
         message: requestMessage(req, options.readMaxBytes, method.input),
       });
-      const iterator = response.message[Symbol.asyncIterator]();
-      const stop = () => void iterator.return?.()?.catch(() => {});
-      abort.signal.addEventListener("abort", stop, { once: true });
-      let completed = false;
-      try {
-        // Cancelled, timed out or shut down while the interceptors ran.
-        if (abort.signal.aborted) throw abort.signal.reason;
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) {
-            completed = true;
-            break;
+      const push = pushEntry(response.message);
+      if (push !== undefined) {
+        // Cancelled, timed out or shut down while the interceptors ran: the
+        // pushed stream starts on an aborted signal and ends at once.
+        await push(pushTo(res, frameOf, sendHeaders, abort.signal));
+      } else {
+        const iterator = response.message[Symbol.asyncIterator]();
+        const stop = () => void iterator.return?.()?.catch(() => {});
+        abort.signal.addEventListener("abort", stop, { once: true });
+        let completed = false;
+        try {
+          // Cancelled, timed out or shut down while the interceptors ran.
+          if (abort.signal.aborted) throw abort.signal.reason;
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) {
+              completed = true;
+              break;
+            }
+            if (abort.signal.aborted) break;
+            const frame = frameOf(next.value);
+            sendHeaders();
+            if (!(res as http.ServerResponse).write(frame)) await drained(res, abort.signal);
           }
-          if (abort.signal.aborted) break;
-          let frame = frames.get(next.value);
-          if (frame === undefined) {
-            const value = isMessage(next.value, method.output)
-              ? next.value
-              : create(method.output, next.value as MessageInitShape<O>);
-            frame = envelope(0, toBinary(method.output, value));
-            frames.set(next.value, frame);
-          }
-          sendHeaders();
-          if (!(res as http.ServerResponse).write(frame)) await drained(res, abort.signal);
+        } finally {
+          abort.signal.removeEventListener("abort", stop);
+          // Left early (abort, a message that does not encode): the
+          // implementation's finally blocks run now.
+          if (!completed) stop();
         }
-      } finally {
-        abort.signal.removeEventListener("abort", stop);
-        // Left early (abort, a message that does not encode): the
-        // implementation's finally blocks run now.
-        if (!completed) stop();
       }
       if (abort.signal.aborted) throw abort.signal.reason;
       finish(res, protocol, undefined, response.trailer, sendHeaders);
