@@ -185,7 +185,9 @@ export function createMemoryTokenStore<T = undefined>(
           : undefined;
       const entry = Object.freeze({ ...existing, ...rotated, expiresAt: now + ttlMs });
       entries.set(id, entry);
-      byToken.delete(existing.token);
+      // Deleting a key leaves a hole in the map until it is rehashed, which
+      // slows every lookup: overwrite in place when the token stays.
+      if (existing.token !== entry.token) byToken.delete(existing.token);
       byToken.set(entry.token, entry);
       return entry;
     },
@@ -214,7 +216,7 @@ export function createMemoryTokenStore<T = undefined>(
       });
       const existing = entries.get(entry.id);
       entries.set(entry.id, entry);
-      if (existing !== undefined) byToken.delete(existing.token);
+      if (existing !== undefined && existing.token !== entry.token) byToken.delete(existing.token);
       byToken.set(entry.token, entry);
       if (existing !== undefined) config.onRemove?.(existing, "replaced");
       return entry;
