@@ -9,10 +9,11 @@ import {
   ServiceRegistry,
   WatchServiceRequestSchema,
 } from "@cpg/protocol";
-import { skipRedisTests, startRedis, type TestRedis, waitFor } from "@cpg/test-utils";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { skipRedisTests, startRedis, waitFor } from "@cpg/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../host.js";
 import type { HostOptions } from "../host-options.js";
+import { sharedTestRedis } from "../test-support/shared-redis.js";
 import {
   handshakeClient,
   handshakeRequest,
@@ -20,17 +21,10 @@ import {
   testHost,
 } from "../test-support/test-host.js";
 
-let redis: TestRedis;
-let prefix = 0;
+const redis = sharedTestRedis();
 const hosts: Host[] = [];
 const plugins: Plugin[] = [];
 
-beforeAll(async () => {
-  if (!skipRedisTests) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 afterEach(async () => {
   await Promise.all(plugins.splice(0).map((p) => p.close(100)));
   await Promise.all(hosts.splice(0).map((h) => h.close()));
@@ -38,7 +32,7 @@ afterEach(async () => {
 
 /** Replicas sharing one key prefix of the test Redis. */
 async function replicas(count: number, options: HostOptions = {}): Promise<Host[]> {
-  const keyPrefix = `test${++prefix}`;
+  const keyPrefix = redis.keyPrefix();
   const out: Host[] = [];
   for (let i = 0; i < count; i++) {
     const host = testHost({

@@ -18,9 +18,10 @@ import {
   ServiceRegistry,
   WatchServiceRequestSchema,
 } from "@cpg/protocol";
-import { skipRedisTests, startRedis, type TestRedis, waitFor } from "@cpg/test-utils";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { skipRedisTests, waitFor } from "@cpg/test-utils";
+import { afterEach, describe, expect, it } from "vitest";
 import { startNode, type TestProcess } from "../test-support/child-process.js";
+import { sharedTestRedis } from "../test-support/shared-redis.js";
 import { handshakeClient, handshakeRequest, runtimeHeaders } from "../test-support/test-host.js";
 
 const cli = fileURLToPath(new URL("../../dist/cli/cpg-host.js", import.meta.url));
@@ -28,17 +29,10 @@ const pluginScript = fileURLToPath(new URL("./fixtures/replica-plugin.mjs", impo
 const ADMIN_KEY = "replica-test-operator-key-0123456789";
 const LEASE_MS = 2_000;
 
-let redis: TestRedis;
-let prefix = 0;
+const redis = sharedTestRedis();
 const processes: TestProcess[] = [];
 const plugins: Plugin[] = [];
 
-beforeAll(async () => {
-  if (!skipRedisTests) redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
 afterEach(async () => {
   await Promise.all(plugins.splice(0).map((p) => p.close(100)));
   for (const p of processes.splice(0)) p.kill();
@@ -56,7 +50,7 @@ async function startReplicas(count: number, config: Record<string, unknown> = {}
   writeFileSync(
     file,
     JSON.stringify({
-      store: { url: redis.url, keyPrefix: `replicas${++prefix}`, leaseTtlMs: LEASE_MS },
+      store: { url: redis.url, keyPrefix: redis.keyPrefix(), leaseTtlMs: LEASE_MS },
       rateLimits: false,
       ...config,
     }),
