@@ -13,6 +13,7 @@ import { skipRedisTests, startRedis, waitFor } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../host.js";
 import type { HostOptions } from "../host-options.js";
+import { logWithGrant } from "../test-support/log-with-grant.js";
 import { sharedTestRedis } from "../test-support/shared-redis.js";
 import {
   handshakeClient,
@@ -110,16 +111,7 @@ describe.skipIf(skipRedisTests)("host replicas sharing state through Redis", () 
       reason: "test",
     });
     await waitFor(() => b!.grants.get(grant.grant!.grantId) !== undefined);
-    const capabilityUrl = `${b!.url}${grant.grant!.endpointUrl.replace(/^https?:\/\/[^/]+/, "")}`;
-    const logged = await fetch(`${capabilityUrl}/capability.logger.v1.Logger/Log`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${grant.grant!.bearerToken}`,
-      },
-      body: JSON.stringify({ message: "granted by A" }),
-    });
-    expect(logged.status).toBe(200);
+    expect(await logWithGrant(b!.url!, grant.grant!, "granted by A")).toBe(200);
 
     expect(a!.identities.revoke(runtime.runtimeId)).toBe(true);
     await waitFor(() => b!.identities.get(runtime.runtimeId) === undefined, { timeoutMs: 1_000 });

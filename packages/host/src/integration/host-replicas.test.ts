@@ -21,6 +21,7 @@ import {
 import { skipRedisTests, waitFor } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { startNode, type TestProcess } from "../test-support/child-process.js";
+import { logWithGrant } from "../test-support/log-with-grant.js";
 import { sharedTestRedis } from "../test-support/shared-redis.js";
 import { handshakeClient, handshakeRequest, runtimeHeaders } from "../test-support/test-host.js";
 
@@ -150,16 +151,7 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
       { capabilityType: "logger", reason: "test" },
       { headers },
     );
-    const path = new URL(granted.grant!.endpointUrl).pathname;
-    const logged = await fetch(`${b!.url}${path}/capability.logger.v1.Logger/Log`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${granted.grant!.bearerToken}`,
-      },
-      body: JSON.stringify({ message: "granted by A, used through B" }),
-    });
-    expect(logged.status).toBe(200);
+    expect(await logWithGrant(b!.url, granted.grant!, "granted by A, used through B")).toBe(200);
 
     const lifecycleB = createClient(PluginLifecycle, transportTo(b!.url));
     await lifecycleB.reportHealth({ state: HealthState.HEALTHY }, { headers });
