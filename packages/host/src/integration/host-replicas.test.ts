@@ -18,7 +18,7 @@ import {
   ServiceRegistry,
   WatchServiceRequestSchema,
 } from "@cpg/protocol";
-import { skipRedisTests, waitFor } from "@cpg/test-utils";
+import { skipRedisTests, startRedis, waitFor } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { startNode, type TestProcess } from "../test-support/child-process.js";
 import { logWithGrant } from "../test-support/log-with-grant.js";
@@ -44,14 +44,23 @@ interface Replica {
   readonly process: TestProcess;
 }
 
-/** Starts `count` cpg-host processes sharing a fresh key prefix of the test Redis. */
-async function startReplicas(count: number, config: Record<string, unknown> = {}) {
+/** Starts `count` cpg-host processes sharing a fresh key prefix of the test Redis (or of `store`). */
+async function startReplicas(
+  count: number,
+  config: Record<string, unknown> = {},
+  store: { url: string; maxStaleMs?: number } = { url: "" },
+) {
   const dir = mkdtempSync(join(tmpdir(), "cpg-replicas-"));
   const file = join(dir, "host.json");
   writeFileSync(
     file,
     JSON.stringify({
-      store: { url: redis.url, keyPrefix: redis.keyPrefix(), leaseTtlMs: LEASE_MS },
+      store: {
+        url: store.url || redis.url,
+        keyPrefix: redis.keyPrefix(),
+        leaseTtlMs: LEASE_MS,
+        ...(store.maxStaleMs ? { maxStaleMs: store.maxStaleMs } : {}),
+      },
       rateLimits: false,
       ...config,
     }),
@@ -293,5 +302,54 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
     }
     expect(answers.slice(0, 6)).toEqual(Array(6).fill("ok"));
     expect(answers.slice(6)).toEqual(Array(8).fill("ResourceExhausted"));
+  });
+
+  it("Redis goes away: changes are refused with unavailable, routed calls go on for maxStaleMs, then replicas turn not ready; all recover when it returns", async () => {
+    const own = await startRedis({ persist: true });
+    try {
+      const [a, b] = await startReplicas(2, {}, { url: own.url, maxStaleMs: 2_000 });
+      let calls = 0;
+      const provider = sdkPlugin("provider", a!.url, () => calls++);
+      await provider.listen();
+      await provider.join();
+      const consumer = sdkPlugin("consumer", b!.url);
+      await consumer.join();
+      const logger = consumer.client(Logger);
+      await waitFor(() =>
+        logger.log({ message: "before" }).then(
+          () => true,
+          () => false,
+        ),
+      );
+      const ready = (url: string) => fetch(`${url}/readyz`).then((r) => r.status);
+
+      await own.stop();
+      const refused = await handshakeClient(transportTo(b!.url))
+        .handshake(handshakeRequest({ selfId: "late" }))
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((refused as ConnectError).code).toBe(Code.Unavailable);
+      await logger.log({ message: "during the outage" });
+      await waitFor(async () => (await ready(a!.url)) === 503 && (await ready(b!.url)) === 503, {
+        timeoutMs: 6_000,
+      });
+      const stale = await logger
+        .log({ message: "stale" })
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((stale as ConnectError).code).toBe(Code.Unavailable);
+
+      await own.restart();
+      await waitFor(async () => (await ready(a!.url)) === 200 && (await ready(b!.url)) === 200, {
+        timeoutMs: 10_000,
+      });
+      const before = calls;
+      await logger.log({ message: "after" });
+      expect(calls).toBe(before + 1);
+      const late = await handshakeClient(transportTo(b!.url)).handshake(
+        handshakeRequest({ selfId: "late" }),
+      );
+      expect(late.runtimeId).toMatch(/^late-/);
+    } finally {
+      await own.stop();
+    }
   });
 });
