@@ -126,7 +126,7 @@ export function createServiceWatchHub(
     for (const r of registry.byRuntime(runtimeId)) touch(r.serviceType);
   };
 
-  /** Adds a watcher of `serviceType`; returns the function that removes it (once). */
+  /** Adds a watcher to the watchers of `serviceType`; returns their entry (for `leave`). */
   const join = (serviceType: string, self: Watcher) => {
     let type = watchers.get(serviceType);
     if (type === undefined) {
