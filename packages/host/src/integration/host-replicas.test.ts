@@ -307,7 +307,12 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
   it("Redis goes away: changes are refused with unavailable, routed calls go on for maxStaleMs, then replicas turn not ready; all recover when it returns", async () => {
     const own = await startRedis({ persist: true });
     try {
-      const [a, b] = await startReplicas(2, {}, { url: own.url, maxStaleMs: 2_000 });
+      // Rate limits on: their buckets are in Redis too.
+      const [a, b] = await startReplicas(
+        2,
+        { rateLimits: { api: { rate: 1_000, burst: 1_000 } } },
+        { url: own.url, maxStaleMs: 2_000 },
+      );
       let calls = 0;
       const provider = sdkPlugin("provider", a!.url, () => calls++);
       await provider.listen();
@@ -328,7 +333,16 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
         .handshake(handshakeRequest({ selfId: "late" }))
         .catch((e: unknown) => ConnectError.from(e));
       expect((refused as ConnectError).code).toBe(Code.Unavailable);
+      const admin = createClient(adminV1.AdminService, transportTo(b!.url));
+      const listed = await admin.listPlugins({}, { headers: { [API_KEY_HEADER]: ADMIN_KEY } });
+      expect(listed.plugins.map((p) => p.selfId)).not.toContain("late");
+      // Routed calls and reads go on from what B knows (rate limits decided by B alone)...
       await logger.log({ message: "during the outage" });
+      const found = await createClient(ServiceRegistry, consumer.hostTransport).discoverService({
+        serviceType: "logger",
+      });
+      expect(found.singleProvider).toBe(true);
+      // ...until maxStaleMs has passed.
       await waitFor(async () => (await ready(a!.url)) === 503 && (await ready(b!.url)) === 503, {
         timeoutMs: 6_000,
       });
