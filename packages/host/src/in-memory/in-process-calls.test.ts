@@ -15,6 +15,7 @@ import type { AuditEvent } from "../audit/audit-sink.js";
 import type { HostEvent } from "../events/host-event.js";
 import type { Host } from "../host.js";
 import type { HostOptions } from "../host-options.js";
+import { countMessages } from "../test-support/echo-streams.js";
 import { testHost } from "../test-support/test-host.js";
 
 type EchoImpl = Partial<ServiceImpl<typeof EchoService>>;
@@ -164,15 +165,7 @@ describe("calls between in-process plugins", () => {
       async *echoServerStream(req) {
         for (let i = 0; i < req.count; i++) yield { message: req.message, index: i };
       },
-      async echoClientStream(requests) {
-        let count = 0;
-        let last = "";
-        for await (const r of requests) {
-          count++;
-          last = r.message;
-        }
-        return { count, last };
-      },
+      echoClientStream: countMessages,
       async *echoBidiStream(requests) {
         for await (const r of requests) yield { message: `re:${r.message}` };
       },

@@ -19,6 +19,7 @@ import {
 } from "@cpg/examples-proto";
 import { grpcHealthV1 } from "@cpg/protocol";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { countMessages } from "../test-support/echo-streams.js";
 import { createServiceDispatch, type DispatchedCall, NEVER_ABORTED } from "./service-dispatch.js";
 
 const { echo, echoServerStream, echoBidiStream } = EchoService.method;
@@ -329,15 +330,7 @@ describe("createServiceDispatch", () => {
   it("serves client and bidi streams message by message", async () => {
     const dispatch = createServiceDispatch(
       fakePlugin({
-        async echoClientStream(requests) {
-          let count = 0;
-          let last = "";
-          for await (const r of requests) {
-            count++;
-            last = r.message;
-          }
-          return { count, last };
-        },
+        echoClientStream: countMessages,
         echoBidiStream: (requests) => bidiReplies(requests, "re:"),
       }),
     );

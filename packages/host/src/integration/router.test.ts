@@ -26,6 +26,7 @@ import { listenOnFreePort, waitFor } from "@cpg/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostEvent } from "../events/host-event.js";
 import type { Host } from "../host.js";
+import { countMessages } from "../test-support/echo-streams.js";
 import { handshakeClient, handshakeRequest, testHost } from "../test-support/test-host.js";
 
 const seenCallers: string[] = [];
@@ -54,19 +55,10 @@ const echo = provide(EchoService, {
       for (; i < req.count && !ctx.signal.aborted; i++) yield { message: req.message, index: i };
     } finally {
       // Ended early: the caller went away and the router passed that on.
-      console.log("STREAM END", req.message, i, ctx.signal.aborted);
       if (i < req.count) cancelled.push(req.message);
     }
   },
-  async echoClientStream(reqs) {
-    let count = 0;
-    let last = "";
-    for await (const r of reqs) {
-      count++;
-      last = r.message;
-    }
-    return { count, last };
-  },
+  echoClientStream: countMessages,
   async *echoBidiStream(reqs) {
     for await (const r of reqs) yield { message: r.message };
   },
