@@ -10,6 +10,7 @@ import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { Registration } from "../registry/registration.js";
 import type { ServiceRegistry } from "../registry/service-registry.js";
+import { applyChange, applySnapshot } from "./apply-to-view.js";
 import {
   type ChangeEntry,
   connectRedisStateStore,
@@ -17,16 +18,7 @@ import {
   storeUnavailable,
   type WriteOptions,
 } from "./redis-state-store.js";
-import {
-  changeKey,
-  decodeChange,
-  decodeGrant,
-  decodeHealth,
-  decodeRegistration,
-  decodeRuntime,
-  parseRecord,
-  type StateChange,
-} from "./state-change.js";
+import { changeKey, decodeChange, type StateChange } from "./state-change.js";
 import type { ResolvedRedisStoreOptions } from "./store-options.js";
 
 /** The host state a replica mirrors. */
@@ -275,43 +267,6 @@ export function createStateReplication(options: StateReplicationOptions): StateR
     }
   });
 
-  const applyChange = (change: StateChange) => {
-    switch (change.kind) {
-      case "runtime.put":
-        identities.restore(change.runtime);
-        return;
-      case "runtime.del":
-      case "runtime.expired":
-        if (!identities.revoke(change.runtimeId)) {
-          registry.removeRuntime(change.runtimeId);
-          health.delete(change.runtimeId);
-          grants.revokeRuntime(change.runtimeId);
-        }
-        return;
-      case "registration.put":
-        if (identities.get(change.registration.runtimeId) !== undefined) {
-          registry.restore(change.registration);
-        }
-        return;
-      case "registration.del":
-        if (registry.get(change.registrationId) !== undefined) {
-          registry.unregister(change.registrationId, undefined);
-        }
-        return;
-      case "health.put":
-        if (identities.get(change.runtimeId) !== undefined) {
-          health.restore(change.runtimeId, change.health);
-        }
-        return;
-      case "grant.put":
-        grants.restore(change.grant);
-        return;
-      case "grant.del":
-        grants.revoke(change.grantId);
-        return;
-    }
-  };
-
   const applyEntry = (entry: ChangeEntry) => {
     let change: StateChange;
     try {
@@ -330,50 +285,13 @@ export function createStateReplication(options: StateReplicationOptions): StateR
       if (latest !== undefined && entry.version < latest) return;
       if (latest === entry.version) latestOwn.delete(key);
     }
-    remote(() => applyChange(change));
+    remote(() => applyChange(state, change));
   };
 
   /** Loads the whole state and makes the local view match it. */
   const resync = async (s: RedisStateStore) => {
     const snapshot = await s.snapshot();
-    const records = <T>(raw: Record<string, string>, decode: (o: Record<string, unknown>) => T) => {
-      const out = new Map<string, T>();
-      for (const [id, text] of Object.entries(raw)) {
-        try {
-          out.set(id, parseRecord(text, decode));
-        } catch (error) {
-          logger.error("ignoring a malformed record in the shared state store", { id, error });
-        }
-      }
-      return out;
-    };
-    const runtimes = records(snapshot.runtimes, decodeRuntime);
-    const registrations = records(snapshot.registrations, decodeRegistration);
-    const reports = records(snapshot.health, decodeHealth);
-    const grantRecords = records(snapshot.grants, decodeGrant);
-    remote(() => {
-      for (const identity of identities.list()) {
-        if (!runtimes.has(identity.runtimeId)) identities.revoke(identity.runtimeId);
-      }
-      for (const runtime of runtimes.values()) identities.restore(runtime);
-      for (const type of registry.serviceTypes()) {
-        for (const r of registry.providers(type)) {
-          if (!localOnly(r) && !registrations.has(r.id)) {
-            registry.unregister(r.id, undefined);
-          }
-        }
-      }
-      for (const r of registrations.values()) {
-        if (identities.get(r.runtimeId) !== undefined) registry.restore(r);
-      }
-      for (const [runtimeId, report] of reports) {
-        if (identities.get(runtimeId) !== undefined) health.restore(runtimeId, report);
-      }
-      for (const grant of grants.list()) {
-        if (!grantRecords.has(grant.grantId)) grants.revoke(grant.grantId);
-      }
-      for (const grant of grantRecords.values()) grants.restore(grant);
-    });
+    remote(() => applySnapshot(state, snapshot, localOnly, logger));
     streamId = snapshot.streamId;
     seq = snapshot.seq;
     if (lostAt !== undefined) {
