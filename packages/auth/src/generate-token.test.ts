@@ -38,6 +38,28 @@ describe("generateToken", () => {
     );
   });
 
+  it("encodes every size and every byte value as Node's base64url does", () => {
+    for (let size = 16; size <= 1024; size += size < 40 ? 1 : 97) {
+      let seed = size;
+      const source: RandomSource = (bytes) => {
+        for (let i = 0; i < bytes.length; i++) {
+          seed = (seed * 1103515245 + 12345) >>> 0;
+          bytes[i] = seed >>> 24;
+        }
+      };
+      const expected = Buffer.alloc(size);
+      source(expected);
+      seed = size;
+      expect(generateToken(size, source)).toBe(expected.toString("base64url"));
+    }
+    const everyByte: RandomSource = (bytes) => {
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i;
+    };
+    expect(generateToken(256, everyByte)).toBe(
+      Buffer.from([...Array(256).keys()]).toString("base64url"),
+    );
+  });
+
   it("refuses weak sizes", () => {
     for (const size of [0, 8, 15, 1025, 16.5, Number.NaN]) {
       const error = thrown(() => generateToken(size));

@@ -94,8 +94,32 @@ function randomBytes(byteLength: number, randomSource: RandomSource): Uint8Array
   return bytes;
 }
 
+const BASE64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const BASE64URL_CODES = Uint8Array.from(BASE64URL_ALPHABET, (c) => c.charCodeAt(0));
+
+/**
+ * base64url without padding, built in one `String.fromCharCode` call so the
+ * result is one flat string. `btoa(...).replace(...)` returns a slice of the
+ * padded string, and a map keyed by such tokens looks them up about half as
+ * fast (every comparison goes through the slice to its parent).
+ */
 function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const codes = new Uint8Array(Math.ceil((bytes.length * 4) / 3));
+  let out = 0;
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    codes[out++] = BASE64URL_CODES[n >>> 18]!;
+    codes[out++] = BASE64URL_CODES[(n >>> 12) & 63]!;
+    codes[out++] = BASE64URL_CODES[(n >>> 6) & 63]!;
+    codes[out++] = BASE64URL_CODES[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest > 0) {
+    const n = (bytes[i]! << 16) | (rest === 2 ? bytes[i + 1]! << 8 : 0);
+    codes[out++] = BASE64URL_CODES[n >>> 18]!;
+    codes[out++] = BASE64URL_CODES[(n >>> 12) & 63]!;
+    if (rest === 2) codes[out++] = BASE64URL_CODES[(n >>> 6) & 63]!;
+  }
+  return String.fromCharCode.apply(null, codes as unknown as number[]);
 }
