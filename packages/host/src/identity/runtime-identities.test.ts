@@ -188,4 +188,63 @@ describe("createRuntimeIdentities().verify", () => {
     expect(identities.verify(expiring.runtimeId, expiring.token)).toBeUndefined();
     identities.close();
   });
+
+  it("answers every check with the one frozen identity of the token", async () => {
+    const { identities } = setup();
+    const issued = await identities.issue({ selfId: "kv", requires: ["cache.v1.Cache"] });
+    const first = identities.verify(issued.runtimeId, issued.token);
+    expect(first).toBe(identities.verify(issued.runtimeId, issued.token));
+    expect(first).toBe(identities.get(issued.runtimeId));
+    expect(Object.isFrozen(first)).toBe(true);
+    identities.close();
+    expect(identities.verify(issued.runtimeId, issued.token)).toBeUndefined();
+  });
+
+  it("follows identities restored from another replica: new token, new expiry, expiry by sweep", async () => {
+    const events = createEventStream<HostEvent>();
+    const ended: string[] = [];
+    events.subscribe((event) => {
+      if (event.type === "runtime.ended") ended.push(`${event.runtimeId}:${event.reason}`);
+    });
+    const clock = manualClock();
+    const identities = createRuntimeIdentities({
+      ttlMs: 1000,
+      maxEntries: 10,
+      now: clock.now,
+      events,
+      sweepIntervalMs: 0,
+    });
+    const issued = await identities.issue({ selfId: "kv" });
+    const { runtimeId } = issued;
+
+    // Another replica refreshed the token.
+    identities.restore({ ...issued, token: "t".repeat(43), expiresAt: issued.expiresAt + 500 });
+    expect(identities.verify(runtimeId, issued.token)).toBeUndefined();
+    expect(identities.verify(runtimeId, "t".repeat(43))?.expiresAt).toBe(issued.expiresAt + 500);
+
+    // The same token with a later expiry.
+    identities.restore({ ...issued, token: "t".repeat(43), expiresAt: issued.expiresAt + 900 });
+    clock.advance(1200);
+    expect(identities.verify(runtimeId, "t".repeat(43))?.expiresAt).toBe(issued.expiresAt + 900);
+
+    // An identity known only from another replica, then expired and swept.
+    identities.restore({
+      ...issued,
+      runtimeId: "kv-0123456789abcdef",
+      token: "u".repeat(43),
+      expiresAt: clock.now() + 300,
+    });
+    expect(identities.verify("kv-0123456789abcdef", "u".repeat(43))?.selfId).toBe("kv");
+    clock.advance(500);
+    identities.sweep();
+    expect(identities.verify("kv-0123456789abcdef", "u".repeat(43))).toBeUndefined();
+    expect(ended).toEqual(["kv-0123456789abcdef:expired"]);
+    // The first identity expires when checked.
+    expect(identities.verify(runtimeId, "t".repeat(43))).toBeDefined();
+    clock.advance(200);
+    expect(identities.verify(runtimeId, "t".repeat(43))).toBeUndefined();
+    expect(ended).toEqual(["kv-0123456789abcdef:expired", `${runtimeId}:expired`]);
+    expect(identities.size).toBe(0);
+    identities.close();
+  });
 });

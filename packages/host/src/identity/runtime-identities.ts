@@ -76,12 +76,10 @@ export interface RuntimeIdentities {
 // 8 random bytes: collisions are practically impossible, and still checked.
 const SUFFIX_BYTES = 8;
 
-// Every property written out, in the order a spread gave them: `verify` builds
-// one per authenticated call, and copying the facts with `...` cost about as
-// much as the token comparison.
+/** The frozen identity of a store entry, built once per token. */
 function toIdentity(entry: TokenEntry<PluginIdentityFacts>): RuntimeIdentity {
   const facts = entry.value;
-  return {
+  return Object.freeze({
     runtimeId: entry.id,
     token: entry.token,
     expiresAt: entry.expiresAt,
@@ -90,7 +88,7 @@ function toIdentity(entry: TokenEntry<PluginIdentityFacts>): RuntimeIdentity {
     managed: facts.managed,
     peerIdentity: facts.peerIdentity,
     requires: facts.requires,
-  };
+  });
 }
 
 function wireError(error: unknown): unknown {
@@ -104,12 +102,30 @@ export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): Runt
   const { events } = options;
   // Ids of live entries, to list them; the store itself is keyed by id.
   const ids = new Set<string>();
+  // The identity of every live token, keyed by token: `verify` runs for every
+  // authenticated call, and answering with an identity built at issue time
+  // saves building one per call. Kept in step with the store: set on issue,
+  // refresh and restore, deleted when the store removes an entry.
+  const byToken = new Map<string, RuntimeIdentity>();
+  const { now } = options;
+  function remember(entry: TokenEntry<PluginIdentityFacts>): RuntimeIdentity {
+    const identity = toIdentity(entry);
+    byToken.set(entry.token, identity);
+    return identity;
+  }
+  function identityOf(entry: TokenEntry<PluginIdentityFacts>): RuntimeIdentity {
+    const known = byToken.get(entry.token);
+    return known?.runtimeId === entry.id && known.expiresAt === entry.expiresAt
+      ? known
+      : remember(entry);
+  }
   const store = createMemoryTokenStore<PluginIdentityFacts>({
     ttlMs: options.ttlMs,
     maxEntries: options.maxEntries,
     sweepIntervalMs: options.sweepIntervalMs ?? 30_000,
     now: options.now,
     onRemove(entry, reason) {
+      if (byToken.get(entry.token)?.runtimeId === entry.id) byToken.delete(entry.token);
       if (reason === "replaced") return;
       ids.delete(entry.id);
       events.emit({ type: "runtime.ended", runtimeId: entry.id, reason });
@@ -141,17 +157,19 @@ export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): Runt
           throw wireError(error);
         }
         ids.add(runtimeId);
+        const identity = remember(entry);
         events.emit({
           type: "runtime.issued",
           runtimeId,
           selfId: facts.selfId,
           expiresAt: entry.expiresAt,
         });
-        return toIdentity(entry);
+        return identity;
       }
       throw new ConnectError("could not allocate a unique runtime id", Code.Internal);
     },
     async refresh(runtimeId) {
+      const previous = store.get(runtimeId);
       let entry: TokenEntry<PluginIdentityFacts> | undefined;
       try {
         entry = store.refresh(runtimeId, { rotate: true });
@@ -161,22 +179,29 @@ export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): Runt
       if (entry === undefined) {
         throw new ConnectError(`unknown or expired runtime id ${runtimeId}`, Code.Unauthenticated);
       }
+      if (previous !== undefined) byToken.delete(previous.token);
+      const identity = remember(entry);
       events.emit({ type: "runtime.refreshed", runtimeId, expiresAt: entry.expiresAt });
-      return toIdentity(entry);
+      return identity;
     },
     verify(runtimeId, token) {
-      const entry = store.verify(runtimeId, token);
-      return entry === undefined ? undefined : toIdentity(entry);
+      // The same checks as the store's `verify` (a map lookup by the presented
+      // token, then the runtime id and the expiry), on the prebuilt identity.
+      const identity = byToken.get(token);
+      if (identity === undefined || identity.runtimeId !== runtimeId) return undefined;
+      if (now() < identity.expiresAt) return identity;
+      store.verify(runtimeId, token); // removes the expired entry and says so
+      return undefined;
     },
     get(runtimeId) {
       const entry = store.get(runtimeId);
-      return entry === undefined ? undefined : toIdentity(entry);
+      return entry === undefined ? undefined : identityOf(entry);
     },
     list() {
       const out: RuntimeIdentity[] = [];
       for (const id of [...ids]) {
         const entry = store.get(id);
-        if (entry !== undefined) out.push(toIdentity(entry));
+        if (entry !== undefined) out.push(identityOf(entry));
       }
       return out;
     },
@@ -202,6 +227,7 @@ export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): Runt
           requires: [...identity.requires],
         },
       });
+      remember(entry);
       if (existing !== undefined) {
         events.emit({ type: "runtime.refreshed", runtimeId: entry.id, expiresAt: entry.expiresAt });
         return;
@@ -225,6 +251,7 @@ export function createRuntimeIdentities(options: RuntimeIdentitiesOptions): Runt
     },
     close() {
       store.close();
+      byToken.clear();
     },
   };
 }
