@@ -2,15 +2,20 @@
 // through nginx (the Debian package, started here on 127.0.0.1 as an HTTP/2
 // gRPC proxy with a keep-alive upstream) and through the cpg host's router;
 // ratios cpg/nginx of p50 latency (concurrency 1) and of throughput at
-// concurrency 64. The direct call is measured alongside as the reference.
+// concurrency 64. The direct call is measured alongside, and so is the least
+// a Node.js proxy can do (bench/lib/pipe-proxy.mjs: every stream piped to
+// the provider, nothing else), which bounds what any router written on
+// Node's HTTP/2 stack can reach on the machine.
 //
 //   pnpm bench   (or: node bench/run.mjs nginx)
 //
 // Host, provider, nginx and load generator each run in a process of their
-// own; rounds interleave the three targets. Skipped with a message when
+// own; rounds interleave the four targets. Skipped with a message when
 // nginx is not installed (apt-get install nginx); CPG_BENCH_NGINX names
 // another binary ("none": skip). BENCH_ROUNDS, BENCH_CALLS, BENCH_LATENCY_MS
 // and BENCH_TPUT_MS override the sizes.
+
+import { startChild } from "../lib/child-process.mjs";
 import { findNginx, nginxVersion, startNginxGrpcProxy } from "../lib/nginx-proxy.mjs";
 import { report } from "../lib/report.mjs";
 import { measureTargets, roundRatio, startRouterRig } from "../lib/router-rig.mjs";
@@ -41,28 +46,35 @@ if (binary === undefined) {
 } else {
   const rig = await startRouterRig();
   let nginx;
+  let pipe;
   let m;
   try {
     nginx = await startNginxGrpcProxy({
       binary,
       upstreamPort: Number(new URL(rig.providerUrl).port),
     });
+    pipe = await startChild(new URL("../lib/pipe-proxy.mjs", import.meta.url).pathname, {
+      args: [rig.providerUrl],
+    });
     await rig.load.call("target", { name: "nginx", baseUrl: nginx.url });
     await rig.load.call("ready", { name: "nginx" });
-    m = await measureTargets(rig.load, ["nginx", "routed", "direct"], {
+    await rig.load.call("target", { name: "pipe", baseUrl: pipe.info.url });
+    await rig.load.call("ready", { name: "pipe" });
+    m = await measureTargets(rig.load, ["nginx", "routed", "pipe", "direct"], {
       rounds: ROUNDS,
       latencyCalls: CALLS,
       latencyMs: LATENCY_MS,
       concurrencies: [TPUT_CONCURRENCY],
       throughputMs: TPUT_MS,
-      cpu: { host: rig.host, nginx: nginx.cpu },
+      cpu: { host: rig.host, nginx: nginx.cpu, pipe },
     });
   } finally {
+    await pipe?.stop();
     await nginx?.stop();
     await rig.stop();
   }
 
-  const { nginx: viaNginx, routed: viaCpg, direct } = m;
+  const { nginx: viaNginx, routed: viaCpg, pipe: viaPipe, direct } = m;
   const p50Ratio = roundRatio(viaCpg.roundP50, viaNginx.roundP50);
   const tputRatio = roundRatio(
     viaCpg.tputRounds[TPUT_CONCURRENCY],
@@ -96,6 +108,11 @@ if (binary === undefined) {
         method: latencyMethod,
       },
       {
+        name: "Node pipe proxy p50 / p99",
+        value: `${us(viaPipe.p50)} / ${us(viaPipe.p99)}`,
+        method: latencyMethod,
+      },
+      {
         name: "nginx/direct p50",
         value: formatRatio(roundRatio(viaNginx.roundP50, direct.roundP50)),
         method: latencyMethod,
@@ -110,6 +127,16 @@ if (binary === undefined) {
         value: formatRatio(p50Ratio),
         target: "<= 1.25x",
         met: p50Ratio <= 1.25,
+        method: latencyMethod,
+      },
+      {
+        name: "Node pipe proxy/nginx p50",
+        value: formatRatio(roundRatio(viaPipe.roundP50, viaNginx.roundP50)),
+        method: latencyMethod,
+      },
+      {
+        name: "cpg/Node pipe proxy p50",
+        value: formatRatio(roundRatio(viaCpg.roundP50, viaPipe.roundP50)),
         method: latencyMethod,
       },
       {
@@ -128,6 +155,11 @@ if (binary === undefined) {
         method: tputMethod,
       },
       {
+        name: `Node pipe proxy throughput c=${TPUT_CONCURRENCY}`,
+        value: rate(viaPipe.tput[TPUT_CONCURRENCY]),
+        method: tputMethod,
+      },
+      {
         name: `cpg/nginx throughput c=${TPUT_CONCURRENCY}`,
         value: formatRatio(tputRatio),
         target: ">= 0.80x",
@@ -135,21 +167,34 @@ if (binary === undefined) {
         method: tputMethod,
       },
       {
-        name: "proxy CPU per call: nginx / cpg host",
-        value: `${us(viaNginx.cpuPerCall.nginx)} / ${us(viaCpg.cpuPerCall.host)}`,
+        name: `cpg/Node pipe proxy throughput c=${TPUT_CONCURRENCY}`,
+        value: formatRatio(
+          roundRatio(viaCpg.tputRounds[TPUT_CONCURRENCY], viaPipe.tputRounds[TPUT_CONCURRENCY]),
+        ),
+        method: tputMethod,
+      },
+      {
+        name: "proxy CPU per call: nginx / Node pipe / cpg host",
+        value: `${us(viaNginx.cpuPerCall.nginx)} / ${us(viaPipe.cpuPerCall.pipe)} / ${us(viaCpg.cpuPerCall.host)}`,
         method:
-          "CPU time (user + system) of the nginx process over its throughput windows, and of the " +
-          "host process over the router's, per call (nginx's from /proc, 10 ms steps)",
+          "CPU time (user + system) of the nginx process over its throughput windows, of the pipe " +
+          "proxy over its own and of the host process over the router's, per call (nginx's from " +
+          "/proc, 10 ms steps)",
       },
     ],
     results: {
       cpg_nginx_p50_ratio: round(p50Ratio),
       cpg_nginx_tput_ratio: round(tputRatio),
+      pipe_nginx_p50_ratio: round(roundRatio(viaPipe.roundP50, viaNginx.roundP50)),
+      cpg_pipe_p50_ratio: round(roundRatio(viaCpg.roundP50, viaPipe.roundP50)),
     },
     notes: [
       `${nginxVersion(binary)}: one process (master_process off, worker_processes 1), h2c listener, ` +
         "grpc_pass to an upstream with keepalive 16, access log off. cpg: host defaults, metrics on. " +
+        "Node pipe proxy: bench/lib/pipe-proxy.mjs, node:http2 streams piped to one upstream session " +
+        "(no auth, routing, metrics or limits). " +
         `Per-round p50 (µs) nginx ${viaNginx.roundP50.map((v) => v.toFixed(0)).join(" ")}, ` +
+        `pipe ${viaPipe.roundP50.map((v) => v.toFixed(0)).join(" ")}, ` +
         `cpg ${viaCpg.roundP50.map((v) => v.toFixed(0)).join(" ")}.`,
     ],
   });
