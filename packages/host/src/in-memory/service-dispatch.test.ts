@@ -148,11 +148,15 @@ describe("createServiceDispatch", () => {
 
   it("gives the implementation what the interceptors changed", async () => {
     let seen: string | null = null;
+    let url = "";
     const dispatch = createServiceDispatch(
       fakePlugin(
         {
           echo(req, ctx) {
             seen = ctx.requestHeader.get("x-added");
+            url = ctx.url;
+            ctx.responseHeader.set("x-from-impl", "impl");
+            ctx.responseTrailer.set("x-trailer", "done");
             return { message: req.message };
           },
         },
@@ -166,9 +170,13 @@ describe("createServiceDispatch", () => {
       ),
     );
 
-    await dispatch.unary(echo, request("hi"), call());
+    const res = await dispatch.unary(echo, request("hi"), call());
 
     expect(seen).toBe("by-interceptor");
+    expect(url).toBe("memory://plugin/cpg.examples.v1.EchoService/Echo");
+    // Set on the context the implementation saw, returned to the caller all the same.
+    expect(res.header.get("x-from-impl")).toBe("impl");
+    expect(res.trailer.get("x-trailer")).toBe("done");
   });
 
   it("returns the response headers and trailers set by the implementation and the interceptors", async () => {

@@ -236,28 +236,55 @@ function callContext(method: DescMethod, call: DispatchedCall): CallContext {
     }
     signal = controller.signal;
   }
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
-  return {
-    service: method.parent,
-    method,
-    protocolName: "cpg-in-process",
-    requestMethod: "POST",
-    url: `memory://plugin/${method.parent.typeName}/${method.name}`,
-    signal,
-    requestHeader: call.header,
-    values: call.contextValues,
-    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    get responseHeader() {
-      responseHeader ??= new Headers();
-      return responseHeader;
-    },
-    get responseTrailer() {
-      responseTrailer ??= new Headers();
-      return responseTrailer;
-    },
-    release,
-  };
+  return new InProcessCallContext(method, call, signal, deadline, release);
+}
+
+/**
+ * The {@link CallContext} of one call. A class rather than an object literal:
+ * V8 keeps a literal with accessors (the lazy response headers) in slow
+ * dictionary mode, which makes every call pay for building and reading one.
+ */
+class InProcessCallContext implements CallContext {
+  readonly service: DescMethod["parent"];
+  readonly protocolName = "cpg-in-process";
+  readonly requestMethod = "POST";
+  readonly requestHeader: Headers;
+  readonly values: HandlerContext["values"];
+  private header: Headers | undefined;
+  private trailer: Headers | undefined;
+  // `merged` hands the implementation an object derived from this one: the
+  // lazy headers live here, so that both see the same ones.
+  private readonly root: InProcessCallContext = this;
+
+  constructor(
+    readonly method: DescMethod,
+    call: DispatchedCall,
+    readonly signal: AbortSignal,
+    private readonly deadline: number | undefined,
+    readonly release: () => void,
+  ) {
+    this.service = method.parent;
+    this.requestHeader = call.header;
+    this.values = call.contextValues;
+  }
+
+  get url(): string {
+    return `memory://plugin/${this.service.typeName}/${this.method.name}`;
+  }
+
+  timeoutMs(): number | undefined {
+    return this.deadline === undefined ? undefined : this.deadline - Date.now();
+  }
+
+  get responseHeader(): Headers {
+    this.root.header ??= new Headers();
+    return this.root.header;
+  }
+
+  get responseTrailer(): Headers {
+    this.root.trailer ??= new Headers();
+    return this.root.trailer;
+  }
 }
 
 /** Applies interceptors the way Connect does: the first one is outermost. */
