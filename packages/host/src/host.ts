@@ -536,7 +536,10 @@ export function createHost(options: HostOptions = {}): Host {
       ];
     });
 
-  const host: Host = {
+  // The getters are defined after the literal: V8 keeps an object literal
+  // with accessors in slow dictionary mode, and every `host.identities` (or
+  // other) property read would then be a dictionary lookup.
+  const members: Omit<Host, "platform" | "url" | "replicaId"> = {
     events,
     identities,
     health,
@@ -544,9 +547,6 @@ export function createHost(options: HostOptions = {}): Host {
     capabilities,
     grants,
     router: serviceRouter,
-    get platform() {
-      return platform;
-    },
     audit,
     serving,
     handler,
@@ -566,12 +566,6 @@ export function createHost(options: HostOptions = {}): Host {
     },
     createRouterTransport(endpointUrl, callerInterceptors) {
       return inMemory.routerTransport(endpointUrl, callerInterceptors, serviceRouter.inProcess);
-    },
-    get url() {
-      return opts.publicUrl ?? listener?.url;
-    },
-    get replicaId() {
-      return replication?.replicaId;
     },
     async start() {
       if (closing) throw new HostError("closed", "the host has been closed");
@@ -604,7 +598,11 @@ export function createHost(options: HostOptions = {}): Host {
       });
       if (!opts.tls) warnPlaintextOnce(logger, listener.url);
       events.emit({ type: "host.serving", serving: true });
-      logger.info("host listening", { url: listener.url, profile: opts.profile, tls: !!opts.tls });
+      logger.info("host listening", {
+        url: listener.url,
+        profile: opts.profile,
+        tls: !!opts.tls,
+      });
       return { url: listener.url, port: listener.port };
     },
     adoptPlugin(url, adoptOptions) {
@@ -656,6 +654,11 @@ export function createHost(options: HostOptions = {}): Host {
       return closing;
     },
   };
+  const host = Object.defineProperties(members, {
+    platform: { get: () => platform, enumerable: true },
+    url: { get: () => opts.publicUrl ?? listener?.url, enumerable: true },
+    replicaId: { get: () => replication?.replicaId, enumerable: true },
+  }) as Host;
   platform = createPlatform(host, { router: serviceRouter, logger, audit }, opts.platform);
   return host;
 }

@@ -162,7 +162,7 @@ export function createMemoryRateLimitStore(
     timer.unref?.();
   }
 
-  return {
+  const store: Omit<MemoryRateLimitStore, "size"> = {
     consume(key: string, limit: TokenBucketLimit, cost: number): RateLimitDecision {
       const allowed = decide(key, limit.rate, limit.burst, cost);
       const perToken = 1000 / limit.rate;
@@ -180,9 +180,6 @@ export function createMemoryRateLimitStore(
     tryConsume(key: string, limit: TokenBucketLimit, cost: number): boolean {
       return decide(key, limit.rate, limit.burst, cost);
     },
-    get size(): number {
-      return buckets.size;
-    },
     sweep,
     close(): void {
       if (timer !== undefined) clearInterval(timer);
@@ -190,4 +187,10 @@ export function createMemoryRateLimitStore(
       buckets.clear();
     },
   };
+  // Not a getter in the literal: V8 keeps object literals with accessors in
+  // slow dictionary mode, and every method call would pay for that.
+  return Object.defineProperty(store, "size", {
+    get: () => buckets.size,
+    enumerable: true,
+  }) as MemoryRateLimitStore;
 }

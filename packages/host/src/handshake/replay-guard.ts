@@ -47,7 +47,7 @@ export function createReplayGuard(options: {
       seen.delete(nonce);
     }
   };
-  return {
+  const guard: Omit<ReplayGuard, "size"> = {
     check(nonce, timestampUnixMs) {
       if (nonce === "" && timestampUnixMs === 0n) {
         if (options.required) {
@@ -87,8 +87,11 @@ export function createReplayGuard(options: {
       }
       seen.set(nonce, now + options.windowMs);
     },
-    get size() {
-      return seen.size;
-    },
   };
+  // Not a getter in the literal: V8 keeps object literals with accessors in
+  // slow dictionary mode, and every method call would pay for that.
+  return Object.defineProperty(guard, "size", {
+    get: () => seen.size,
+    enumerable: true,
+  }) as ReplayGuard;
 }

@@ -37,7 +37,7 @@ export function createUpstreamPool(tls: UpstreamTlsOptions = {}): UpstreamPool {
   const sessions = new Map<string, http2.ClientHttp2Session>();
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, ...tls });
-  return {
+  const pool: Omit<UpstreamPool, "size"> = {
     session(origin) {
       const existing = sessions.get(origin);
       if (existing && !existing.closed && !existing.destroyed) return existing;
@@ -56,9 +56,6 @@ export function createUpstreamPool(tls: UpstreamTlsOptions = {}): UpstreamPool {
     agent(origin) {
       return origin.startsWith("https:") ? httpsAgent : httpAgent;
     },
-    get size() {
-      return sessions.size;
-    },
     close() {
       for (const session of sessions.values()) session.destroy();
       sessions.clear();
@@ -66,4 +63,10 @@ export function createUpstreamPool(tls: UpstreamTlsOptions = {}): UpstreamPool {
       httpsAgent.destroy();
     },
   };
+  // Not a getter in the literal: V8 keeps object literals with accessors in
+  // slow dictionary mode, and every method call would pay for that.
+  return Object.defineProperty(pool, "size", {
+    get: () => sessions.size,
+    enumerable: true,
+  }) as UpstreamPool;
 }

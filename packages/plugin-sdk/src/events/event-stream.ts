@@ -19,7 +19,7 @@ export function createEventStream<E>(
   onListenerError: (error: unknown) => void = () => {},
 ): EventStream<E> {
   const listeners = new Set<(event: E) => void>();
-  return {
+  const stream: Omit<EventStream<E>, "listenerCount"> = {
     subscribe(listener) {
       // Wrap so the same function can subscribe twice and unsubscribe once each.
       const entry = (event: E) => listener(event);
@@ -37,8 +37,11 @@ export function createEventStream<E>(
         }
       }
     },
-    get listenerCount() {
-      return listeners.size;
-    },
   };
+  // Not a getter in the literal: V8 keeps object literals with accessors in
+  // slow dictionary mode, and every method call would pay for that.
+  return Object.defineProperty(stream, "listenerCount", {
+    get: () => listeners.size,
+    enumerable: true,
+  }) as EventStream<E>;
 }
