@@ -123,13 +123,39 @@ export function forwardHttp2(
     }
   });
 
-  // The request body, as it comes.
+  // The request body, as it comes, with one chunk held back until the next
+  // one, the end of the request or the next turn of the event loop. When the
+  // end comes with the last chunk (every unary call), that chunk goes out as
+  // one DATA frame with END_STREAM: the provider gets the whole request in
+  // one read, instead of an empty END_STREAM frame in a second write.
   const source = down ?? req;
-  source.on("data", (chunk: Buffer) => {
+  let held: Buffer | undefined;
+  let flushing: NodeJS.Immediate | undefined;
+  const send = (chunk: Buffer) => {
+    if (up.destroyed || up.writableEnded) return;
     if (!up.write(chunk)) {
       source.pause();
       up.once("drain", () => source.resume());
     }
+  };
+  const flush = () => {
+    flushing = undefined;
+    const chunk = held;
+    held = undefined;
+    if (chunk !== undefined) send(chunk);
+  };
+  source.on("data", (chunk: Buffer) => {
+    if (held !== undefined) send(held);
+    held = chunk;
+    flushing ??= setImmediate(flush);
   });
-  source.on("end", () => up.end());
+  source.on("end", () => {
+    clearImmediate(flushing);
+    flushing = undefined;
+    const chunk = held;
+    held = undefined;
+    if (up.destroyed || up.writableEnded) return;
+    if (chunk === undefined) up.end();
+    else up.end(chunk);
+  });
 }
