@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import {
   Code,
@@ -227,6 +228,9 @@ export function createHost(options: HostOptions = {}): Host {
   const drain = createDrain();
   // Ends long-lived watch streams at shutdown, after they saw NOT_SERVING.
   const stopWatches = new AbortController();
+  // Every open watch stream listens to this signal until it ends: thousands of
+  // listeners are the normal case, not a leak for Node to warn about.
+  setMaxListeners(0, stopWatches.signal);
   // Recent events for the admin API (dashboard): routes, health, registry, audit.
   const eventLog = createEventLog(500);
   feedHostEvents(events, eventLog, opts.now);

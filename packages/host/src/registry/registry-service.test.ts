@@ -329,6 +329,32 @@ describe("WatchService", () => {
     expect(host.registry.size).toBe(0);
   });
 
+  it("serves many watchers at once without Node warning of a listener leak", async () => {
+    start();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      const watcher = await joinInMemory(host, "cache");
+      const registry = createClient(ServiceRegistry, watcher.transport);
+      const aborts = Array.from({ length: 25 }, () => new AbortController());
+      // 25 streams open at once, each waiting for its next event.
+      const opened = aborts.map(async (abort) => {
+        const it = registry
+          .watchService({ serviceType: "kv" }, { signal: abort.signal })
+          [Symbol.asyncIterator]();
+        return (await it.next()).value?.state;
+      });
+      expect(await Promise.all(opened)).toEqual(aborts.map(() => ServiceState.UNAVAILABLE));
+      for (const abort of aborts) abort.abort();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("gives a slow watcher the latest state, not a backlog", async () => {
     start();
     const watcher = await joinInMemory(host, "cache");
