@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { create, type DescService } from "@bufbuild/protobuf";
 import {
   type Client,
@@ -199,6 +200,9 @@ export function createPlugin(options: PluginOptions): Plugin {
   const drain = createDrain({ message: "plugin is shutting down" });
   // Ends long-lived watch streams at shutdown, after they saw NOT_SERVING.
   const stopWatches = new AbortController();
+  // Every open health Watch stream listens to this signal until it ends: many
+  // listeners are the normal case, not a leak for Node to warn about.
+  setMaxListeners(0, stopWatches.signal);
   const identityChanges = createEventStream<{
     current: RuntimeCredentials;
     previous: RuntimeCredentials | undefined;

@@ -41,6 +41,29 @@ describe("health services of a plugin", () => {
     expect([error?.code, error?.rawMessage]).toEqual([Code.NotFound, 'unknown service "nope"']);
   });
 
+  it("serves many Watch streams at once without Node warning of a listener leak", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      const plugin = kvPlugin();
+      const health = createClient(grpcHealthV1.Health, createRouterTransport(plugin.routes));
+      const aborts = Array.from({ length: 25 }, () => new AbortController());
+      // 25 streams open at once, each waiting for its next status.
+      const firsts = aborts.map(async (abort) => {
+        const it = health.watch({ service: "" }, { signal: abort.signal })[Symbol.asyncIterator]();
+        return (await it.next()).value?.status;
+      });
+      expect(await Promise.all(firsts)).toEqual(aborts.map(() => GrpcStatus.SERVING));
+      for (const abort of aborts) abort.abort();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("grpc.health.v1.Health List returns every known service", async () => {
     const plugin = kvPlugin();
     const health = createClient(grpcHealthV1.Health, createRouterTransport(plugin.routes));
