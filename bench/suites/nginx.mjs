@@ -89,6 +89,11 @@ if (binary === undefined) {
   const tputMethod =
     `${TPUT_CONCURRENCY} callers on one HTTP/2 connection calling back to back for ${TPUT_MS} ms; ` +
     `median of ${ROUNDS} interleaved rounds, ratio = median of per-round ratios`;
+  const p50RatioRow = (name, a, b) => ({
+    name,
+    value: formatRatio(roundRatio(a.roundP50, b.roundP50)),
+    method: latencyMethod,
+  });
   report({
     section: SECTION,
     rows: [
@@ -112,16 +117,8 @@ if (binary === undefined) {
         value: `${us(viaPipe.p50)} / ${us(viaPipe.p99)}`,
         method: latencyMethod,
       },
-      {
-        name: "nginx/direct p50",
-        value: formatRatio(roundRatio(viaNginx.roundP50, direct.roundP50)),
-        method: latencyMethod,
-      },
-      {
-        name: "cpg/direct p50",
-        value: formatRatio(roundRatio(viaCpg.roundP50, direct.roundP50)),
-        method: latencyMethod,
-      },
+      p50RatioRow("nginx/direct p50", viaNginx, direct),
+      p50RatioRow("cpg/direct p50", viaCpg, direct),
       {
         name: "cpg/nginx p50",
         value: formatRatio(p50Ratio),
@@ -129,16 +126,8 @@ if (binary === undefined) {
         met: p50Ratio <= 1.25,
         method: latencyMethod,
       },
-      {
-        name: "Node pipe proxy/nginx p50",
-        value: formatRatio(roundRatio(viaPipe.roundP50, viaNginx.roundP50)),
-        method: latencyMethod,
-      },
-      {
-        name: "cpg/Node pipe proxy p50",
-        value: formatRatio(roundRatio(viaCpg.roundP50, viaPipe.roundP50)),
-        method: latencyMethod,
-      },
+      p50RatioRow("Node pipe proxy/nginx p50", viaPipe, viaNginx),
+      p50RatioRow("cpg/Node pipe proxy p50", viaCpg, viaPipe),
       {
         name: `direct throughput c=${TPUT_CONCURRENCY}`,
         value: rate(direct.tput[TPUT_CONCURRENCY]),
