@@ -31,7 +31,7 @@ import { report } from "../lib/report.mjs";
 import { formatRate, formatRatio, median, percentile } from "../lib/stats.mjs";
 
 const KEYS = 10_000;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const VALIDATIONS = Number(process.env.BENCH_VALIDATIONS ?? 1_000_000);
 const MATCHES = Math.max(1, Math.round(VALIDATIONS / 20));
 const DISCOVERIES = Number(process.env.BENCH_DISCOVERIES ?? 1_500);
