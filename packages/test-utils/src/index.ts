@@ -6,6 +6,7 @@
  * - Servers: {@link listenOnFreePort} (127.0.0.1, port 0, complete close).
  * - Redis: {@link startRedis} (a throw-away `redis-server` on 127.0.0.1).
  * - Waiting with a deadline instead of sleeping: {@link waitFor}, {@link waitForEvent}.
+ * - Process warnings raised by a piece of code: {@link processWarnings}.
  *
  * @packageDocumentation
  */
@@ -14,6 +15,7 @@ export type { StartProcessOptions, TestProcess } from "./child-process.js";
 export { startProcess } from "./child-process.js";
 export type { AnyHttpServer, TestServer } from "./node-test-server.js";
 export { listenOnFreePort } from "./node-test-server.js";
+export { processWarnings } from "./process-warnings.js";
 export type { StartRedisOptions, TestRedis } from "./redis-server.js";
 export { REDIS_SERVER, redisAvailable, skipRedisTests, startRedis } from "./redis-server.js";
 export type {

@@ -1,5 +1,6 @@
 import { Code, createClient } from "@connectrpc/connect";
 import { HealthState, PluginLifecycle, ServiceRegistry, ServiceState } from "@cpg/protocol";
+import { processWarnings } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Host } from "../host.js";
 import type { HostOptions } from "../host-options.js";
@@ -331,12 +332,9 @@ describe("WatchService", () => {
 
   it("serves many watchers at once without Node warning of a listener leak", async () => {
     start();
-    const warnings: string[] = [];
-    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
-    process.on("warning", onWarning);
-    try {
-      const watcher = await joinInMemory(host, "cache");
-      const registry = createClient(ServiceRegistry, watcher.transport);
+    const watcher = await joinInMemory(host, "cache");
+    const registry = createClient(ServiceRegistry, watcher.transport);
+    const warnings = await processWarnings(async () => {
       const aborts = Array.from({ length: 25 }, () => new AbortController());
       // 25 streams open at once, each waiting for its next event.
       const opened = aborts.map(async (abort) => {
@@ -347,12 +345,8 @@ describe("WatchService", () => {
       });
       expect(await Promise.all(opened)).toEqual(aborts.map(() => ServiceState.UNAVAILABLE));
       for (const abort of aborts) abort.abort();
-      // Warnings are emitted on the next tick.
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings).toEqual([]);
-    } finally {
-      process.off("warning", onWarning);
-    }
+    });
+    expect(warnings).toEqual([]);
   });
 
   it("gives a slow watcher the latest state, not a backlog", async () => {

@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { grpcHealthV1, HealthState, pluginHealthV1 } from "@cpg/protocol";
+import { processWarnings } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logging/logger.js";
 import { createPlugin, type Plugin } from "../plugin.js";
@@ -42,12 +43,9 @@ describe("health services of a plugin", () => {
   });
 
   it("serves many Watch streams at once without Node warning of a listener leak", async () => {
-    const warnings: string[] = [];
-    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
-    process.on("warning", onWarning);
-    try {
-      const plugin = kvPlugin();
-      const health = createClient(grpcHealthV1.Health, createRouterTransport(plugin.routes));
+    const plugin = kvPlugin();
+    const health = createClient(grpcHealthV1.Health, createRouterTransport(plugin.routes));
+    const warnings = await processWarnings(async () => {
       const aborts = Array.from({ length: 25 }, () => new AbortController());
       // 25 streams open at once, each waiting for its next status.
       const firsts = aborts.map(async (abort) => {
@@ -56,12 +54,8 @@ describe("health services of a plugin", () => {
       });
       expect(await Promise.all(firsts)).toEqual(aborts.map(() => GrpcStatus.SERVING));
       for (const abort of aborts) abort.abort();
-      // Warnings are emitted on the next tick.
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(warnings).toEqual([]);
-    } finally {
-      process.off("warning", onWarning);
-    }
+    });
+    expect(warnings).toEqual([]);
   });
 
   it("grpc.health.v1.Health List returns every known service", async () => {
