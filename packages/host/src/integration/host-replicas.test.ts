@@ -98,6 +98,20 @@ function sdkPlugin(selfId: string, hostUrl: string | string[], onLog: () => void
   return plugin;
 }
 
+/**
+ * A Logger provider joined to `providerUrl` and listening, and a consumer
+ * joined to `consumerUrl`; `calls()` counts the log calls the provider served.
+ */
+async function providerAndConsumer(providerUrl: string, consumerUrl: string) {
+  let calls = 0;
+  const provider = sdkPlugin("provider", providerUrl, () => calls++);
+  await provider.listen();
+  await provider.join();
+  const consumer = sdkPlugin("consumer", consumerUrl);
+  await consumer.join();
+  return { provider, consumer, calls: () => calls };
+}
+
 /** Starts the provider fixture process; resolves with its first identity line. */
 async function startProviderProcess(hostUrls: string[], selfId = "replica-plugin") {
   const p = startNode(pluginScript, [], {
@@ -117,12 +131,7 @@ async function startProviderProcess(hostUrls: string[], selfId = "replica-plugin
 describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
   it("a plugin joins A; a client joins B, discovers, calls and watches it; unhealthy through A reaches B's watcher within 1 s", async () => {
     const [a, b] = await startReplicas(2);
-    let calls = 0;
-    const provider = sdkPlugin("provider", a!.url, () => calls++);
-    await provider.listen();
-    await provider.join();
-    const consumer = sdkPlugin("consumer", b!.url);
-    await consumer.join();
+    const { provider, consumer, calls } = await providerAndConsumer(a!.url, b!.url);
     const registry = createClient(ServiceRegistry, consumer.hostTransport);
     await waitFor(
       () =>
@@ -133,7 +142,7 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
       { timeoutMs: 2_000 },
     );
     await consumer.client(Logger).log({ message: "through B" });
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
 
     const watch = registry
       .watchService(create(WatchServiceRequestSchema, { serviceType: "logger" }))
@@ -313,12 +322,7 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
         { rateLimits: { api: { rate: 1_000, burst: 1_000 } } },
         { url: own.url, maxStaleMs: 2_000 },
       );
-      let calls = 0;
-      const provider = sdkPlugin("provider", a!.url, () => calls++);
-      await provider.listen();
-      await provider.join();
-      const consumer = sdkPlugin("consumer", b!.url);
-      await consumer.join();
+      const { consumer, calls } = await providerAndConsumer(a!.url, b!.url);
       const logger = consumer.client(Logger);
       await waitFor(() =>
         logger.log({ message: "before" }).then(
@@ -355,9 +359,9 @@ describe.skipIf(skipRedisTests)("cpg-host replicas sharing Redis", () => {
       await waitFor(async () => (await ready(a!.url)) === 200 && (await ready(b!.url)) === 200, {
         timeoutMs: 10_000,
       });
-      const before = calls;
+      const before = calls();
       await logger.log({ message: "after" });
-      expect(calls).toBe(before + 1);
+      expect(calls()).toBe(before + 1);
       const late = await handshakeClient(transportTo(b!.url)).handshake(
         handshakeRequest({ selfId: "late" }),
       );
