@@ -72,6 +72,20 @@ async function kvProvider(urls: string[], options: { baseUrl?: string } = {}) {
   return provider;
 }
 
+/**
+ * Two replicas, a KV provider registered through the first and a caller
+ * joined to both (so to the first) that logs into `lines`.
+ */
+async function callerOfRegisteredKv() {
+  const [a, b] = await replicas(2);
+  await kvProvider([a!.url, b!.url]);
+  await expect.poll(() => a!.registrations.length).toBe(1);
+  const { logger, lines } = recordingLogger();
+  const caller = plugin({ selfId: "kv-app", services: [], logger, healthReportIntervalMs: 0 });
+  await caller.join([a!.url, b!.url]);
+  return { a: a!, b: b!, caller, lines };
+}
+
 describe("joining a replicated host", () => {
   it("joins the first replica that completes the handshake, skipping one that refuses connections", async () => {
     const [a] = await replicas(1);
@@ -210,39 +224,29 @@ describe("failing over between replicas", () => {
   });
 
   it("sends a routed call again through the next replica's router when the current one goes away", async () => {
-    const [a, b] = await replicas(2);
-    await kvProvider([a!.url, b!.url]);
-    await expect.poll(() => a!.registrations.length).toBe(1);
-    const { logger, lines } = recordingLogger();
-    const caller = plugin({ selfId: "kv-app", services: [], logger, healthReportIntervalMs: 0 });
-    await caller.join([a!.url, b!.url]);
+    const { a, b, caller, lines } = await callerOfRegisteredKv();
     const kv = caller.client(KVService);
     await kv.put({ key: "greeting", value: "hello" });
-    expect(a!.calls.filter((c) => c.startsWith("/services/"))).toHaveLength(1);
+    expect(a.calls.filter((c) => c.startsWith("/services/"))).toHaveLength(1);
     // Both plugins reported to a: the routed call is the first to find it gone.
-    await a!.nextReport(1);
-    await a!.closeWhenIdle();
+    await a.nextReport(1);
+    await a.closeWhenIdle();
     expect(await kv.get({ key: "greeting" })).toMatchObject({ value: "hello", found: true });
-    const routed = b!.calls.filter((c) => c.startsWith("/services/"));
+    const routed = b.calls.filter((c) => c.startsWith("/services/"));
     expect(routed).toEqual([`/services/kv/kv-store-1/Get`]);
     // The provider was not discovered again: the same endpoint, through another replica.
-    expect(b!.calls).toEqual(routed);
-    expect(caller.credentials?.hostUrl).toBe(b!.url);
-    expect(failovers(lines)).toEqual([["warn", { from: a!.url, to: b!.url }]]);
+    expect(b.calls).toEqual(routed);
+    expect(caller.credentials?.hostUrl).toBe(b.url);
+    expect(failovers(lines)).toEqual([["warn", { from: a.url, to: b.url }]]);
   });
 
   it("does not fail over when a provider answers unavailable through a live replica's router", async () => {
-    const [a, b] = await replicas(2);
-    await kvProvider([a!.url, b!.url]);
-    await expect.poll(() => a!.registrations.length).toBe(1);
-    const { logger, lines } = recordingLogger();
-    const caller = plugin({ selfId: "kv-app", services: [], logger, healthReportIntervalMs: 0 });
-    await caller.join([a!.url, b!.url]);
+    const { a, b, caller, lines } = await callerOfRegisteredKv();
 
     const error = await errorOf(caller.client(KVService).get({ key: "cold" }));
     expect([error?.code, error?.rawMessage]).toEqual([Code.Unavailable, "cache is cold"]);
-    expect(caller.credentials?.hostUrl).toBe(a!.url);
-    expect(b!.calls).toEqual([]);
+    expect(caller.credentials?.hostUrl).toBe(a.url);
+    expect(b.calls).toEqual([]);
     expect(failovers(lines)).toEqual([]);
   });
 
