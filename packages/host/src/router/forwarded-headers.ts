@@ -61,3 +61,57 @@ export function responseHeaders(
   }
   return out;
 }
+
+/**
+ * The request headers of a forwarded call as an HTTP/2 field list (names and
+ * values alternating): the pseudo-headers first, then `headers` (already
+ * filtered by {@link requestHeaders}), a field per value of a list.
+ */
+export function requestFields(
+  method: string,
+  scheme: string,
+  authority: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+): string[] {
+  const fields = [":method", method, ":scheme", scheme, ":authority", authority, ":path", path];
+  const names = Object.keys(headers);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const value = headers[name]!;
+    if (typeof value === "string") fields.push(name, value);
+    else for (const v of value) fields.push(name, v);
+  }
+  return fields;
+}
+
+/**
+ * {@link responseHeaders} for a field list from the router's HTTP/2 client
+ * (names and values alternating): a name that comes more than once keeps
+ * every value, as a list.
+ */
+export function responseFieldHeaders(
+  fields: readonly string[],
+  status: number | undefined,
+): Record<string, string | string[] | number> {
+  const out: Record<string, string | string[] | number> = {};
+  if (status !== undefined) out[":status"] = status;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    if (name.charCodeAt(0) === 58 /* ":" */ || DROPPED_RESPONSE_HEADERS.has(name)) continue;
+    const value = fields[i + 1]!;
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (Array.isArray(seen)) seen.push(value);
+    else out[name] = [seen as string, value];
+  }
+  return out;
+}
+
+/** The value of the first field called `name` in a field list, if any. */
+export function fieldValue(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === name) return fields[i + 1];
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import * as net from "node:net";
-import { createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { EchoService } from "@cpg/examples-proto";
 import { bearer, RUNTIME_ID_HEADER, ServiceRegistry } from "@cpg/protocol";
@@ -41,12 +41,44 @@ function literal(name: string, value: string): Buffer {
   ]);
 }
 
+const RST_STREAM = 3;
+
+/** Response headers of a gRPC answer. */
+function responseHead(streamId: number): Buffer {
+  const headers = Buffer.concat([
+    Buffer.from([0x88]), // :status 200
+    literal("content-type", "application/grpc"),
+  ]);
+  return frame(HEADERS, END_HEADERS, streamId, headers);
+}
+
+/** An empty EchoResponse message. */
+function emptyMessage(streamId: number): Buffer {
+  return frame(DATA, 0, streamId, Buffer.from([0, 0, 0, 0, 0]));
+}
+
+/** An empty EchoResponse with grpc-status 0: HEADERS, DATA, trailers. */
+function okResponse(streamId: number): Buffer {
+  return Buffer.concat([
+    responseHead(streamId),
+    emptyMessage(streamId),
+    frame(HEADERS, END_HEADERS | END_STREAM, streamId, literal("grpc-status", "0")),
+  ]);
+}
+
+function rstStream(streamId: number, code: number): Buffer {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt32BE(code);
+  return frame(RST_STREAM, 0, streamId, payload);
+}
+
 /**
  * A gRPC provider written at the frame level, so that the test sees the
  * frames the router sends: it records every frame, and answers each request
- * once its END_STREAM arrived, with an empty EchoResponse and grpc-status 0.
+ * once its END_STREAM arrived, by default with an empty EchoResponse and
+ * grpc-status 0 (`answer` writes something else).
  */
-async function frameRecordingProvider() {
+async function frameRecordingProvider(answer: (streamId: number) => Buffer = okResponse) {
   const frames: Frame[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -76,17 +108,7 @@ async function frameRecordingProvider() {
           socket.write(frame(SETTINGS, ACK, 0, Buffer.alloc(0)));
         }
         if ((f.type === DATA || f.type === HEADERS) && f.flags & END_STREAM) {
-          const headers = Buffer.concat([
-            Buffer.from([0x88]), // :status 200
-            literal("content-type", "application/grpc"),
-          ]);
-          socket.write(
-            Buffer.concat([
-              frame(HEADERS, END_HEADERS, f.streamId, headers),
-              frame(DATA, 0, f.streamId, Buffer.from([0, 0, 0, 0, 0])),
-              frame(HEADERS, END_HEADERS | END_STREAM, f.streamId, literal("grpc-status", "0")),
-            ]),
-          );
+          socket.write(answer(f.streamId));
         }
       }
     });
@@ -124,35 +146,40 @@ afterEach(async () => {
   host = undefined;
 });
 
+/** A host with the raw provider registered, and an EchoService client of it through the router. */
+async function routedEcho(providerUrl: string) {
+  host = testHost();
+  const { url: hostUrl } = await host.listen();
+  const handshake = handshakeClient(createGrpcTransport({ baseUrl: hostUrl }));
+  const raw = await handshake.handshake(handshakeRequest({ selfId: "raw-echo" }));
+  await createClient(
+    ServiceRegistry,
+    asRuntime(hostUrl, raw.runtimeId, raw.runtimeToken),
+  ).registerService({
+    serviceType: "raw-echo",
+    version: "1.0.0",
+    endpointPath: "/cpg.examples.v1.EchoService/",
+    metadata: { base_url: providerUrl, http2: "true" },
+  });
+  const caller = await handshake.handshake(
+    handshakeRequest({ selfId: "caller", requires: [{ type: "raw-echo" }] }),
+  );
+  const echo = createClient(
+    EchoService,
+    asRuntime(
+      `${hostUrl}/services/raw-echo/${raw.runtimeId}`,
+      caller.runtimeId,
+      caller.runtimeToken,
+    ),
+  );
+  return { echo, providerId: raw.runtimeId };
+}
+
 describe("forwarding over HTTP/2", () => {
   it("sends a unary request's message with END_STREAM, not an empty DATA frame after it", async () => {
     const provider = await frameRecordingProvider();
     try {
-      host = testHost();
-      const { url: hostUrl } = await host.listen();
-      const handshake = handshakeClient(createGrpcTransport({ baseUrl: hostUrl }));
-      const raw = await handshake.handshake(handshakeRequest({ selfId: "raw-echo" }));
-      await createClient(
-        ServiceRegistry,
-        asRuntime(hostUrl, raw.runtimeId, raw.runtimeToken),
-      ).registerService({
-        serviceType: "raw-echo",
-        version: "1.0.0",
-        endpointPath: "/cpg.examples.v1.EchoService/",
-        metadata: { base_url: provider.url, http2: "true" },
-      });
-      const caller = await handshake.handshake(
-        handshakeRequest({ selfId: "caller", requires: [{ type: "raw-echo" }] }),
-      );
-      const echo = createClient(
-        EchoService,
-        asRuntime(
-          `${hostUrl}/services/raw-echo/${raw.runtimeId}`,
-          caller.runtimeId,
-          caller.runtimeToken,
-        ),
-      );
-
+      const { echo } = await routedEcho(provider.url);
       for (const message of ["one", "two", "three"]) {
         expect((await echo.echo({ message })).message).toBe("");
       }
@@ -171,4 +198,63 @@ describe("forwarding over HTTP/2", () => {
       await provider.close();
     }
   });
+
+  it("passes on a whole response that the provider closes with RST_STREAM NO_ERROR", async () => {
+    // HEADERS and DATA without END_STREAM, then RST_STREAM(NO_ERROR), as Node servers may do.
+    const provider = await frameRecordingProvider((id) =>
+      Buffer.concat([responseHead(id), emptyMessage(id), rstStream(id, 0)]),
+    );
+    try {
+      const { echo } = await routedEcho(provider.url);
+      // Passed on as it came, ended without error: the gRPC client itself
+      // reports the missing status (the router reports no provider failure).
+      const error = await echo.echo({ message: "x" }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(error?.code).toBe(Code.Internal);
+      expect(error?.rawMessage).toBe("protocol error: missing status");
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it.each<[string, (id: number) => Buffer, RegExp]>([
+    [
+      "resets the stream after answering",
+      (id) => Buffer.concat([responseHead(id), rstStream(id, 2)]),
+      /provider "[^"]+" reset the stream/,
+    ],
+    [
+      "resets the stream without answering",
+      (id) => rstStream(id, 2),
+      /provider "[^"]+" closed the stream without answering/,
+    ],
+    [
+      "sends a header block that HPACK cannot decode",
+      (id) =>
+        frame(HEADERS, END_HEADERS, id, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])),
+      /provider "[^"]+" failed: .* broke the HTTP\/2 protocol: a bad header block/,
+    ],
+  ])(
+    "answers unavailable when the provider %s, and the next call still works",
+    async (_, answer, message) => {
+      let calls = 0;
+      const provider = await frameRecordingProvider((id) =>
+        calls++ === 0 ? answer(id) : okResponse(id),
+      );
+      try {
+        const { echo } = await routedEcho(provider.url);
+        const error = await echo.echo({ message: "x" }).then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
+        expect(error?.code).toBe(Code.Unavailable);
+        expect(error?.rawMessage).toMatch(message);
+        expect((await echo.echo({ message: "again" })).message).toBe("");
+      } finally {
+        await provider.close();
+      }
+    },
+  );
 });

@@ -12,6 +12,7 @@ import {
   RUNTIME_ID_HEADER,
 } from "@cpg/protocol";
 import type { HostEvent } from "../events/host-event.js";
+import type { H2ClientSession } from "../h2-client/h2-client-session.js";
 import type { PluginHealthTable } from "../health/plugin-health.js";
 import type { RuntimeIdentities } from "../identity/runtime-identities.js";
 import type { RuntimeIdentity } from "../identity/runtime-identity.js";
@@ -27,7 +28,7 @@ import type { ServiceRegistry } from "../registry/service-registry.js";
 import { verifyRuntimeCredentials } from "../security/runtime-token-authenticator.js";
 import { requestTimeoutMs, timeoutHeader } from "./deadline.js";
 import { codeName } from "./error-response.js";
-import { requestHeaders } from "./forwarded-headers.js";
+import { requestFields, requestHeaders } from "./forwarded-headers.js";
 import { forwardHttp1 } from "./http1-forwarder.js";
 import { forwardHttp2 } from "./http2-forwarder.js";
 import {
@@ -337,7 +338,7 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       );
       return;
     }
-    let session: http2.ClientHttp2Session;
+    let session: H2ClientSession;
     try {
       session = pool.session(target.origin);
     } catch (error) {
@@ -346,12 +347,18 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
       logger.warn("provider unreachable", { provider_id: providerId, error });
       return;
     }
-    const h2Headers: http2.OutgoingHttpHeaders = headers;
-    h2Headers[":method"] = req.method ?? "POST";
-    h2Headers[":path"] = target.pathPrefix + path + query;
-    h2Headers[":scheme"] = target.scheme;
-    h2Headers[":authority"] = target.authority;
-    forwardHttp2(call, session, h2Headers, deadline);
+    forwardHttp2(
+      call,
+      session,
+      requestFields(
+        req.method ?? "POST",
+        target.scheme,
+        target.authority,
+        target.pathPrefix + path + query,
+        headers,
+      ),
+      deadline,
+    );
   };
 
   // An in-memory provider gets the request object itself: no socket, no copy.

@@ -1,6 +1,6 @@
 import * as http from "node:http";
-import * as http2 from "node:http2";
 import * as https from "node:https";
+import { connectH2Session, type H2ClientSession } from "../h2-client/h2-client-session.js";
 
 /**
  * Connections from the router to providers: one HTTP/2 session per origin
@@ -8,8 +8,8 @@ import * as https from "node:https";
  * HTTP/1.1 agents for providers that speak only HTTP/1.1.
  */
 export interface UpstreamPool {
-  /** A live HTTP/2 session to `origin` (h2c for `http:`, ALPN h2 for `https:`). */
-  session(origin: string): http2.ClientHttp2Session;
+  /** A live HTTP/2 connection to `origin` (h2c for `http:`, ALPN h2 for `https:`). */
+  session(origin: string): H2ClientSession;
   /** The keep-alive agent for HTTP/1.1 calls to `origin`'s scheme. */
   agent(origin: string): http.Agent;
   /** Number of open HTTP/2 sessions. */
@@ -34,22 +34,21 @@ export interface UpstreamTlsOptions {
  * Creates an {@link UpstreamPool}.
  */
 export function createUpstreamPool(tls: UpstreamTlsOptions = {}): UpstreamPool {
-  const sessions = new Map<string, http2.ClientHttp2Session>();
+  const sessions = new Map<string, H2ClientSession>();
   const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, ...tls });
   const pool: Omit<UpstreamPool, "size"> = {
     session(origin) {
       const existing = sessions.get(origin);
-      if (existing && !existing.closed && !existing.destroyed) return existing;
-      const session = http2.connect(origin, { ...tls });
-      const forget = () => {
-        if (sessions.get(origin) === session) sessions.delete(origin);
-      };
-      session.on("error", forget);
-      session.on("goaway", forget);
-      session.on("close", forget);
-      // Idle sessions must not keep the process alive.
-      session.unref();
+      if (existing !== undefined && !existing.closed) return existing;
+      // Replaced as soon as it takes no more calls (GOAWAY, error, close);
+      // idle connections do not keep the process alive.
+      const session: H2ClientSession = connectH2Session(origin, {
+        tls,
+        onUnusable: () => {
+          if (sessions.get(origin) === session) sessions.delete(origin);
+        },
+      });
       sessions.set(origin, session);
       return session;
     },
