@@ -4,8 +4,10 @@
 // ratios cpg/nginx of p50 latency (concurrency 1) and of throughput at
 // concurrency 64. The direct call is measured alongside, and so is the least
 // a Node.js proxy can do (bench/lib/pipe-proxy.mjs: every stream piped to
-// the provider, nothing else), which bounds what any router written on
-// Node's HTTP/2 stack can reach on the machine.
+// the provider, nothing else), which bounds what a router written on
+// Node's HTTP/2 stack on both sides can reach on the machine (the cpg router
+// uses node:http2 towards callers only; towards providers it has its own
+// HTTP/2 client).
 //
 //   pnpm bench   (or: node bench/run.mjs nginx)
 //
