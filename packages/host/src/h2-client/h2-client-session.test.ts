@@ -319,6 +319,26 @@ describe("H2ClientSession against node:http2", () => {
     ]);
   });
 
+  it("drops the rest of a request the provider answered early, without making the writer wait", async () => {
+    let rstCode: number | undefined;
+    const { url } = await h2Server((stream) => {
+      stream.on("close", () => {
+        rstCode = stream.rstCode;
+      });
+      stream.respond({ ":status": 200, "grpc-status": "3" }, { endStream: true });
+    });
+    const s = session(url);
+    const out = request(s, post("/"));
+    out.stream.write(Buffer.from("first"));
+    await out.done;
+    expect(out.events).toEqual(["response(end)", "end"]);
+    // The provider learns the client will send no more.
+    await waitFor(() => rstCode !== undefined);
+    expect(rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    expect(out.stream.write(Buffer.alloc(1024 * 1024))).toBe(true);
+    out.stream.end(Buffer.from("last"));
+  });
+
   it("cancels a stream with RST_STREAM CANCEL and reports nothing more for it", async () => {
     let rstCode: number | undefined;
     const { url } = await h2Server((stream) => {

@@ -68,10 +68,12 @@ export class H2ClientStream {
 
   /**
    * Queues a chunk of the request body; false when the caller should wait
-   * for `onDrain` before writing more.
+   * for `onDrain` before writing more. A stream that is over (answered,
+   * reset, cancelled) drops the chunk and returns true: there is nothing to
+   * wait for.
    */
   write(chunk: Buffer): boolean {
-    if (this.closed || this.endRequested) return false;
+    if (this.closed || this.endRequested) return true;
     if (chunk.length > 0) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
