@@ -574,6 +574,41 @@ describe("H2ClientSession against a provider that breaks the protocol", () => {
     expect(s.closed).toBe(false);
   });
 
+  it("cuts off a provider that floods PINGs without reading the answers (ENHANCE_YOUR_CALM)", async () => {
+    const pings = Buffer.concat(
+      Array.from({ length: 20_000 }, () => frame(FrameType.PING, 0, 0, Buffer.alloc(8))),
+    );
+    const server = net.createServer((socket) => {
+      socket.on("error", () => {});
+      // Never reads what the client answers; keeps sending PINGs.
+      socket.pause();
+      socket.write(settingsFrame([]));
+      const flood = () => {
+        if (socket.destroyed) return;
+        socket.write(pings, () => setImmediate(flood));
+      };
+      flood();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const sockets: net.Socket[] = [];
+    server.on("connection", (socket) => sockets.push(socket));
+    open.push({
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      },
+    });
+    const s = session(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const out = request(s, post("/"));
+    out.stream.write(Buffer.from("x"));
+    await out.done;
+    expect(out.events).toEqual(["error"]);
+    expect((out.error as H2Error).code).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+    expect(out.error?.message).toMatch(
+      /PING or SETTINGS frames sent faster than their answers are read/,
+    );
+  }, 20_000);
+
   it("resets a stream whose response has no :status, and keeps the connection", async () => {
     // Literal without indexing, name "x", value "y": no :status.
     const provider = await rawProvider((id) => [

@@ -46,6 +46,9 @@ export interface H2SessionOptions {
 const DEFAULT_STREAM_WINDOW = 1 << 20;
 const DEFAULT_CONNECTION_WINDOW = 16 << 20;
 const DEFAULT_MAX_HEADER_LIST = 64 << 10;
+// PING and SETTINGS answers queued while the socket is backed up, beyond
+// which a provider that sends them without reading the answers is cut off.
+const MAX_QUEUED_ACKS = 10_000;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -93,6 +96,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   private readonly blocked = new Set<H2ClientStream>();
   private readonly socketWaiters = new Set<H2ClientStream>();
   private readonly writer: FrameWriter;
+  private queuedAcks = 0;
 
   constructor(origin: URL, options: H2SessionOptions = {}) {
     this.origin = origin.origin;
@@ -325,7 +329,20 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     if (chunk.length > 0) this.send(chunk);
   }
 
+  /** Sends a PING or SETTINGS acknowledgement, unless the provider floods them. */
+  private answer(ack: Buffer): void {
+    if (this.writer.blocked && ++this.queuedAcks > MAX_QUEUED_ACKS) {
+      this.protocolError(
+        ErrorCode.ENHANCE_YOUR_CALM,
+        "PING or SETTINGS frames sent faster than their answers are read",
+      );
+      return;
+    }
+    this.send(ack);
+  }
+
   private socketDrained(): void {
+    this.queuedAcks = 0;
     if (this.socketWaiters.size === 0) return;
     const waiters = [...this.socketWaiters];
     this.socketWaiters.clear();
@@ -369,7 +386,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
         if (streamId !== 0 || payload.length !== 8) {
           this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PING");
         } else if (!(flags & Flag.ACK)) {
-          this.send(frame(FrameType.PING, Flag.ACK, 0, payload));
+          this.answer(frame(FrameType.PING, Flag.ACK, 0, payload));
         }
         return;
       case FrameType.GOAWAY:
@@ -544,7 +561,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
         }
       }
     }
-    this.send(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.answer(frame(FrameType.SETTINGS, Flag.ACK, 0));
     this.openFromQueue();
     this.pumpBlocked();
   }
