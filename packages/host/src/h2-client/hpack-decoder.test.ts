@@ -2,6 +2,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { isHostError } from "../host-error.js";
+import { CLIENT_PREFACE, Flag, FrameType, frame } from "./frame.js";
 import { HpackDecoder } from "./hpack-decoder.js";
 import { HeaderListTooLargeError, HpackError } from "./hpack-error.js";
 import { huffmanEncode } from "./hpack-huffman.js";
@@ -661,23 +662,9 @@ function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
-const PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const HEADERS = 0x1;
-const SETTINGS = 0x4;
-const CONTINUATION = 0x9;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
-
-function frame(type: number, flags: number, streamId: number, payload?: Uint8Array): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload?.length ?? 0, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return payload === undefined ? head : Buffer.concat([head, payload]);
-}
+const PREFACE = CLIENT_PREFACE.toString("latin1");
+const { HEADERS, SETTINGS, CONTINUATION } = FrameType;
+const { ACK, END_HEADERS, PADDED, PRIORITY } = Flag;
 
 /**
  * A raw TCP server that speaks just enough HTTP/2 to make a Node client send

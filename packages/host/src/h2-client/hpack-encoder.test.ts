@@ -1,6 +1,7 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { CLIENT_PREFACE, Flag, FrameType, frame } from "./frame.js";
 import { HpackDecoder } from "./hpack-decoder.js";
 import { encodeHeaderBlock } from "./hpack-encoder.js";
 import { STATIC_TABLE_LENGTH, staticTableNames, staticTableValues } from "./hpack-static-table.js";
@@ -142,20 +143,9 @@ describe("encodeHeaderBlock", () => {
   });
 });
 
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
-const HEADERS = 0x1;
-const SETTINGS = 0x4;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-
-function frame(type: number, flags: number, streamId: number, payload?: Uint8Array): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload?.length ?? 0, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return payload === undefined ? head : Buffer.concat([head, payload]);
-}
+const PREFACE = CLIENT_PREFACE;
+const { HEADERS, SETTINGS } = FrameType;
+const { END_STREAM, END_HEADERS } = Flag;
 
 describe("encodeHeaderBlock read by Node's HTTP/2 server (nghttp2)", () => {
   const cleanups: (() => unknown)[] = [];
