@@ -363,6 +363,29 @@ describe("H2ClientSession against node:http2", () => {
     next.stream.cancel();
   });
 
+  it("reports nothing more for a stream cancelled from inside a callback, even as it ends", async () => {
+    const { url } = await h2Server((stream) => {
+      stream.respond({ ":status": 200 });
+      stream.end("the whole body"); // DATA with END_STREAM
+    });
+    const s = session(url);
+    let stream!: H2ClientStream;
+    const out = request(s, post("/"), {
+      onData() {
+        out.events.push("data");
+        stream.cancel();
+      },
+    });
+    stream = out.stream;
+    out.stream.end();
+    await waitFor(() => out.events.includes("data"));
+    // Another request on the connection completes after it: the cancelled one had its chance to misreport.
+    const next = request(s, post("/"));
+    next.stream.end();
+    await next.done;
+    expect(out.events).toEqual(["response", "data"]);
+  });
+
   it("sends request headers larger than a frame as HEADERS and CONTINUATION", async () => {
     let seen: http2.IncomingHttpHeaders | undefined;
     const { url } = await h2Server(

@@ -443,7 +443,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
       this.acknowledge(stream);
     }
     if (data.length > 0) stream.handlers.onData(data);
-    if (end) this.remoteEnd(stream);
+    if (end && !stream.closed) this.remoteEnd(stream);
   }
 
   /** @private FrameSink: a whole header block. */
