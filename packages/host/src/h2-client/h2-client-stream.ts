@@ -79,6 +79,8 @@ export class H2ClientStream {
       this.pendingBytes += chunk.length;
     }
     this.flush();
+    // Failed while sending (the connection was gone): nothing to wait for.
+    if (this.closed) return true;
     if (this.pendingBytes > 0 || this.owner.socketBlocked) {
       this.needDrain = true;
       if (this.pendingBytes === 0) this.owner.waitForSocket(this);
