@@ -297,6 +297,28 @@ describe("H2ClientSession against node:http2", () => {
     expect(most).toBe(2);
   });
 
+  it("sends a burst of calls on a new connection within a stream limit it has not learned yet", async () => {
+    let refused = 0;
+    const { url } = await h2Server(
+      (stream) => {
+        stream.on("data", () => {});
+        stream.on("end", () => {
+          stream.respond({ ":status": 200 });
+          stream.end("ok");
+        });
+      },
+      { maxConcurrentStreams: 2 },
+    );
+    const s = session(url);
+    // All at once, before the provider's SETTINGS can have arrived.
+    const outs = Array.from({ length: 20 }, () => request(s, post("/")));
+    for (const out of outs) out.stream.end();
+    await Promise.all(outs.map((o) => o.done));
+    for (const out of outs) if (out.events.includes("reset")) refused++;
+    expect(refused).toBe(0);
+    expect(outs.map((o) => o.body.toString())).toEqual(Array(20).fill("ok"));
+  });
+
   it("passes a trailers-only answer on as a response that ends the stream", async () => {
     const { url } = await h2Server((stream) => {
       stream.respond(
@@ -385,6 +407,72 @@ describe("H2ClientSession against node:http2", () => {
     await next.done;
     expect(out.events).toEqual(["response", "data"]);
   });
+
+  it("keeps its books under load: 1,000 calls, 100 at a time, a stream limit of 8, sizes past the window, random cancels", async () => {
+    // Answers with `size` octets of a pattern derived from the request body.
+    const { url } = await h2Server(
+      (stream) => {
+        const chunks: Buffer[] = [];
+        stream.on("error", () => {});
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", () => {
+          const body = Buffer.concat(chunks).toString();
+          const size = Number(body.split(":")[1]);
+          if (stream.destroyed) return;
+          stream.respond({ ":status": 200 }, { waitForTrailers: true });
+          stream.on("wantTrailers", () => stream.sendTrailers({ "x-size": String(size) }));
+          stream.end(Buffer.alloc(size, body.charCodeAt(0)));
+        });
+      },
+      { maxConcurrentStreams: 8 },
+    );
+    const s = session(url, { streamWindow: 64 * 1024 });
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    let completed = 0;
+    let cancelled = 0;
+    const one = async (n: number) => {
+      const size = random() < 0.2 ? 200_000 : Math.floor(random() * 2000);
+      const tag = String.fromCharCode(97 + (n % 26));
+      const out = request(s, post(`/${n}`));
+      out.stream.write(Buffer.from(`${tag}:`));
+      out.stream.end(Buffer.from(String(size)));
+      if (random() < 0.1) {
+        // Cancelled at some point of its life; it reports nothing after that.
+        await new Promise((resolve) => setImmediate(resolve));
+        out.stream.cancel();
+        cancelled++;
+        const seen = out.events.length;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(out.events.length).toBe(seen);
+        return;
+      }
+      await out.done;
+      expect(out.events).toEqual(["response", "trailers", "end"]);
+      expect(out.body.length).toBe(size);
+      expect(out.body.every((b) => b === tag.charCodeAt(0))).toBe(true);
+      expect(out.trailers).toEqual(["x-size", String(size)]);
+      completed++;
+    };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        while (next < 1000) await one(next++);
+      }),
+    );
+    expect(completed + cancelled).toBe(1000);
+    expect(completed).toBeGreaterThan(800);
+    // Every stream was given back: nothing in flight, and the connection still answers.
+    expect(s.inFlight).toBe(0);
+    const last = request(s, post("/last"));
+    last.stream.end(Buffer.from("z:3"));
+    await last.done;
+    expect(last.body.toString()).toBe("zzz");
+    expect(s.closed).toBe(false);
+  }, 60_000);
 
   it("sends request headers larger than a frame as HEADERS and CONTINUATION", async () => {
     let seen: http2.IncomingHttpHeaders | undefined;

@@ -82,7 +82,11 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   private unusable = false;
   private destroyed = false;
   // Peer settings.
-  private maxConcurrent = Number.POSITIVE_INFINITY;
+  // One stream until the provider's first SETTINGS arrive (right after it
+  // accepts the connection): a burst of calls on a new connection would
+  // otherwise be refused (REFUSED_STREAM) past a limit the client cannot know yet.
+  private maxConcurrent = 1;
+  private settingsSeen = false;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   // Connection windows.
@@ -139,6 +143,11 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   /** True once the session takes no more requests (going away, failed or closed). */
   get closed(): boolean {
     return this.unusable;
+  }
+
+  /** Requests sent and not over yet, plus those waiting for a free stream. */
+  get inFlight(): number {
+    return this.active + this.slotQueue.length;
   }
 
   /**
@@ -547,7 +556,11 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     }
     if (settings.maxConcurrentStreams !== undefined) {
       this.maxConcurrent = settings.maxConcurrentStreams;
+    } else if (!this.settingsSeen) {
+      // No limit (RFC 9113 §6.5.2 default).
+      this.maxConcurrent = Number.POSITIVE_INFINITY;
     }
+    this.settingsSeen = true;
     if (settings.maxFrameSize !== undefined) this.peerMaxFrameSize = settings.maxFrameSize;
     if (settings.initialWindowSize !== undefined) {
       // Open streams' windows move by the change (RFC 9113 §6.9.2).
