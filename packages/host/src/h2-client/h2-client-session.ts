@@ -424,17 +424,14 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   }
 
   private onData(flags: number, streamId: number, data: Buffer, length: number): void {
-    if (streamId === 0 || this.isIdle(streamId)) {
-      this.protocolError(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
-      return;
-    }
+    const stream = this.streamFor(streamId, "DATA");
+    if (this.destroyed) return;
     // Every octet, padding included, counts against the connection window.
     this.recvConsumed += length;
     if (this.recvConsumed >= this.connectionWindow >>> 1) {
       this.send(windowUpdateFrame(0, this.recvConsumed));
       this.recvConsumed = 0;
     }
-    const stream = this.streams.get(streamId);
     if (stream === undefined) return; // reset or cancelled by us: dropped
     if (!stream.responded || stream.remoteEnded) {
       this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
@@ -457,10 +454,8 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
 
   /** @private FrameSink: a whole header block. */
   onHeaderBlock(streamId: number, flags: number, block: Buffer): void {
-    if (streamId === 0 || this.isIdle(streamId)) {
-      this.protocolError(ErrorCode.PROTOCOL_ERROR, "HEADERS on a stream never opened");
-      return;
-    }
+    const stream = this.streamFor(streamId, "HEADERS");
+    if (this.destroyed) return;
     let fields: string[];
     let tooLarge = false;
     try {
@@ -475,7 +470,6 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
       tooLarge = true;
     }
     // Decoded even for streams already gone: the HPACK table must stay in step.
-    const stream = this.streams.get(streamId);
     if (stream === undefined) return;
     if (tooLarge) {
       this.streamError(
@@ -528,11 +522,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
       this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed RST_STREAM");
       return;
     }
-    if (this.isIdle(streamId)) {
-      this.protocolError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on a stream never opened");
-      return;
-    }
-    const stream = this.streams.get(streamId);
+    const stream = this.streamFor(streamId, "RST_STREAM");
     if (stream === undefined) return;
     this.forget(stream);
     stream.handlers.onReset(payload.readUInt32BE(0));
@@ -621,11 +611,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
       this.pumpBlocked();
       return;
     }
-    if (this.isIdle(streamId)) {
-      this.protocolError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on a stream never opened");
-      return;
-    }
-    const stream = this.streams.get(streamId);
+    const stream = this.streamFor(streamId, "WINDOW_UPDATE");
     if (stream === undefined) return;
     if (increment === 0) {
       this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
@@ -641,9 +627,17 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
 
   // ---- Stream and connection state ----------------------------------------
 
-  /** A client stream id this connection has not opened yet (RFC 9113 §5.1 "idle"). */
-  private isIdle(streamId: number): boolean {
-    return streamId % 2 === 0 || streamId >= this.nextStreamId;
+  /**
+   * The stream a frame is for. A frame on a stream this connection never
+   * opened (stream 0, an even id, or one not used yet: RFC 9113 §5.1 "idle")
+   * is a connection error; a stream already over gives undefined.
+   */
+  private streamFor(streamId: number, frameName: string): H2ClientStream | undefined {
+    if (streamId === 0 || streamId % 2 === 0 || streamId >= this.nextStreamId) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, `${frameName} on a stream never opened`);
+      return undefined;
+    }
+    return this.streams.get(streamId);
   }
 
   private remoteEnd(stream: H2ClientStream): void {

@@ -4,6 +4,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { EchoService } from "@cpg/examples-proto";
 import { bearer, RUNTIME_ID_HEADER, ServiceRegistry } from "@cpg/protocol";
 import { afterEach, describe, expect, it } from "vitest";
+import { ErrorCode, Flag, FrameType, frame, rstStreamFrame } from "../h2-client/frame.js";
+import { encodeHeaderBlock } from "../h2-client/hpack-encoder.js";
 import type { Host } from "../host.js";
 import { handshakeClient, handshakeRequest, testHost } from "../test-support/test-host.js";
 
@@ -15,40 +17,12 @@ interface Frame {
   readonly length: number;
 }
 
-const DATA = 0;
-const HEADERS = 1;
-const SETTINGS = 4;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const ACK = 0x1;
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return Buffer.concat([head, payload]);
-}
-
-/** An HPACK literal header field without indexing, with a new name. */
-function literal(name: string, value: string): Buffer {
-  return Buffer.concat([
-    Buffer.from([0x00, name.length]),
-    Buffer.from(name),
-    Buffer.from([value.length]),
-    Buffer.from(value),
-  ]);
-}
-
-const RST_STREAM = 3;
+const { DATA, HEADERS, SETTINGS } = FrameType;
+const { END_STREAM, END_HEADERS, ACK } = Flag;
 
 /** Response headers of a gRPC answer. */
 function responseHead(streamId: number): Buffer {
-  const headers = Buffer.concat([
-    Buffer.from([0x88]), // :status 200
-    literal("content-type", "application/grpc"),
-  ]);
+  const headers = encodeHeaderBlock([":status", "200", "content-type", "application/grpc"]);
   return frame(HEADERS, END_HEADERS, streamId, headers);
 }
 
@@ -62,14 +36,16 @@ function okResponse(streamId: number): Buffer {
   return Buffer.concat([
     responseHead(streamId),
     emptyMessage(streamId),
-    frame(HEADERS, END_HEADERS | END_STREAM, streamId, literal("grpc-status", "0")),
+    frame(HEADERS, END_HEADERS | END_STREAM, streamId, encodeHeaderBlock(["grpc-status", "0"])),
   ]);
 }
 
-function rstStream(streamId: number, code: number): Buffer {
-  const payload = Buffer.alloc(4);
-  payload.writeUInt32BE(code);
-  return frame(RST_STREAM, 0, streamId, payload);
+/** The error a call ended with, or undefined when it succeeded. */
+function errorOf(call: Promise<unknown>): Promise<ConnectError | undefined> {
+  return call.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
 }
 
 /**
@@ -202,16 +178,13 @@ describe("forwarding over HTTP/2", () => {
   it("passes on a whole response that the provider closes with RST_STREAM NO_ERROR", async () => {
     // HEADERS and DATA without END_STREAM, then RST_STREAM(NO_ERROR), as Node servers may do.
     const provider = await frameRecordingProvider((id) =>
-      Buffer.concat([responseHead(id), emptyMessage(id), rstStream(id, 0)]),
+      Buffer.concat([responseHead(id), emptyMessage(id), rstStreamFrame(id, ErrorCode.NO_ERROR)]),
     );
     try {
       const { echo } = await routedEcho(provider.url);
       // Passed on as it came, ended without error: the gRPC client itself
       // reports the missing status (the router reports no provider failure).
-      const error = await echo.echo({ message: "x" }).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const error = await errorOf(echo.echo({ message: "x" }));
       expect(error?.code).toBe(Code.Internal);
       expect(error?.rawMessage).toBe("protocol error: missing status");
     } finally {
@@ -222,12 +195,12 @@ describe("forwarding over HTTP/2", () => {
   it.each<[string, (id: number) => Buffer, RegExp]>([
     [
       "resets the stream after answering",
-      (id) => Buffer.concat([responseHead(id), rstStream(id, 2)]),
+      (id) => Buffer.concat([responseHead(id), rstStreamFrame(id, ErrorCode.INTERNAL_ERROR)]),
       /provider "[^"]+" reset the stream/,
     ],
     [
       "resets the stream without answering",
-      (id) => rstStream(id, 2),
+      (id) => rstStreamFrame(id, ErrorCode.INTERNAL_ERROR),
       /provider "[^"]+" closed the stream without answering/,
     ],
     [
@@ -245,10 +218,7 @@ describe("forwarding over HTTP/2", () => {
       );
       try {
         const { echo } = await routedEcho(provider.url);
-        const error = await echo.echo({ message: "x" }).then(
-          () => undefined,
-          (e: unknown) => ConnectError.from(e),
-        );
+        const error = await errorOf(echo.echo({ message: "x" }));
         expect(error?.code).toBe(Code.Unavailable);
         expect(error?.rawMessage).toMatch(message);
         expect((await echo.echo({ message: "again" })).message).toBe("");

@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
+import type { H2TlsOptions } from "../h2-client/connect-socket.js";
 import { connectH2Session, type H2ClientSession } from "../h2-client/h2-client-session.js";
 
 /**
@@ -19,16 +20,10 @@ export interface UpstreamPool {
 }
 
 /**
- * TLS settings for calls from the router to providers.
+ * TLS settings for calls from the router to providers (HTTP/2 and HTTP/1.1
+ * alike): the HTTP/2 client's own.
  */
-export interface UpstreamTlsOptions {
-  /** CA bundle providers' certificates chain to. Default: Node's roots. */
-  readonly ca?: string | Buffer;
-  /** Client certificate the host presents to providers (mTLS). Default: none. */
-  readonly cert?: string | Buffer;
-  /** Its key. */
-  readonly key?: string | Buffer;
-}
+export type UpstreamTlsOptions = H2TlsOptions;
 
 /**
  * Creates an {@link UpstreamPool}.
