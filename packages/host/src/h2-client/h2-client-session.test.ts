@@ -96,11 +96,18 @@ afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
 
+/**
+ * A node:http2 server on 127.0.0.1 (h2c, or TLS with `secure` options),
+ * closed with its sessions after the test.
+ */
 async function h2Server(
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
   settings: http2.Settings = {},
-): Promise<{ server: http2.Http2Server; url: string; sessions: Set<http2.ServerHttp2Session> }> {
-  const server = http2.createServer({ settings });
+  secure?: http2.SecureServerOptions,
+): Promise<{ url: string; port: number; sessions: Set<http2.ServerHttp2Session> }> {
+  const server = secure
+    ? http2.createSecureServer({ ...secure, settings })
+    : http2.createServer({ settings });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (s) => sessions.add(s));
   server.on("stream", onStream);
@@ -111,7 +118,8 @@ async function h2Server(
       server.close();
     },
   });
-  return { server, sessions, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  const port = (server.address() as AddressInfo).port;
+  return { sessions, port, url: `http://127.0.0.1:${port}` };
 }
 
 function session(url: string, options?: Parameters<typeof connectH2Session>[1]): H2ClientSession {
@@ -544,18 +552,7 @@ describe("H2ClientSession over TLS", () => {
   });
 
   it("speaks HTTP/2 over TLS (ALPN h2), with the CA it is given", async () => {
-    const server = http2.createSecureServer({ ...pki.server });
-    const sessions = new Set<http2.ServerHttp2Session>();
-    server.on("session", (ss) => sessions.add(ss));
-    server.on("stream", echo);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    open.push({
-      close() {
-        for (const ss of sessions) ss.destroy();
-        server.close();
-      },
-    });
-    const port = (server.address() as AddressInfo).port;
+    const { port } = await h2Server(echo, {}, { ...pki.server });
     const s = session(`https://localhost:${port}`, { tls: { ca: pki.ca.cert } });
     const out = request(s, post("/tls"));
     out.stream.end(Buffer.from("secret"));
