@@ -11,10 +11,10 @@ import {
   frame,
   rstStreamFrame,
   settingsFrame,
-} from "./frame.js";
+} from "../h2/frame.js";
+import { H2Error } from "../h2/h2-error.js";
 import { connectH2Session, type H2ClientSession } from "./h2-client-session.js";
 import type { H2ClientStream } from "./h2-client-stream.js";
-import { H2Error } from "./h2-error.js";
 import type { H2ResponseHandlers } from "./h2-response-handlers.js";
 
 /** A field list without Node's automatic `date` header. */

@@ -1,5 +1,4 @@
 import type * as net from "node:net";
-import { connectSocket, type H2TlsOptions } from "./connect-socket.js";
 import {
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME_SIZE,
@@ -16,16 +15,17 @@ import {
   settingsFrame,
   windowUpdateFrame,
   writeFrameHeader,
-} from "./frame.js";
-import { FrameReader, type FrameSink } from "./frame-reader.js";
-import { FrameWriter } from "./frame-writer.js";
+} from "../h2/frame.js";
+import { FrameReader, type FrameSink } from "../h2/frame-reader.js";
+import { FrameWriter } from "../h2/frame-writer.js";
+import { H2Error } from "../h2/h2-error.js";
+import { HpackDecoder } from "../h2/hpack-decoder.js";
+import { encodeHeaderBlock } from "../h2/hpack-encoder.js";
+import { HeaderListTooLargeError, HpackError } from "../h2/hpack-error.js";
+import { isSettingsError, parsePeerSettings } from "../h2/peer-settings.js";
+import { connectSocket, type H2TlsOptions } from "./connect-socket.js";
 import { H2ClientStream, type H2StreamOwner } from "./h2-client-stream.js";
-import { H2Error } from "./h2-error.js";
 import type { H2ResponseHandlers } from "./h2-response-handlers.js";
-import { HpackDecoder } from "./hpack-decoder.js";
-import { encodeHeaderBlock } from "./hpack-encoder.js";
-import { HeaderListTooLargeError, HpackError } from "./hpack-error.js";
-import { isSettingsError, parsePeerSettings } from "./peer-settings.js";
 
 /**
  * Options of {@link connectH2Session}.

@@ -1,4 +1,4 @@
-import { ErrorCode } from "./frame.js";
+import { ErrorCode } from "../h2/frame.js";
 import type { H2ResponseHandlers } from "./h2-response-handlers.js";
 
 /**

@@ -4,8 +4,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { EchoService } from "@cpg/examples-proto";
 import { bearer, RUNTIME_ID_HEADER, ServiceRegistry } from "@cpg/protocol";
 import { afterEach, describe, expect, it } from "vitest";
-import { ErrorCode, Flag, FrameType, frame, rstStreamFrame } from "../h2-client/frame.js";
-import { encodeHeaderBlock } from "../h2-client/hpack-encoder.js";
+import { ErrorCode, Flag, FrameType, frame, rstStreamFrame } from "../h2/frame.js";
+import { encodeHeaderBlock } from "../h2/hpack-encoder.js";
 import type { Host } from "../host.js";
 import { handshakeClient, handshakeRequest, testHost } from "../test-support/test-host.js";
 

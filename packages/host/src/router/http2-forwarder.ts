@@ -1,7 +1,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
-import { ErrorCode } from "../h2-client/frame.js";
+import { ErrorCode } from "../h2/frame.js";
 import type { H2ClientSession } from "../h2-client/h2-client-session.js";
 import type { H2ClientStream } from "../h2-client/h2-client-stream.js";
 import { codeName, codeOfHttpStatus } from "./error-response.js";

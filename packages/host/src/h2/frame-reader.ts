@@ -27,10 +27,11 @@ export interface FrameSink {
 }
 
 /**
- * Cuts the bytes a server sends into HTTP/2 frames (RFC 9113 §4): frames
+ * Cuts the bytes the peer sends into HTTP/2 frames (RFC 9113 §4): frames
  * split across reads are joined, frames over the default
- * SETTINGS_MAX_FRAME_SIZE are refused, padding is removed, the server's
- * preface must be a SETTINGS frame, and a header block spread over
+ * SETTINGS_MAX_FRAME_SIZE are refused, padding is removed, the peer's
+ * preface must start with a SETTINGS frame (a server reads the client's
+ * 24-octet magic itself first), and a header block spread over
  * CONTINUATION frames is delivered once, whole, with nothing allowed in
  * between.
  */

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, MAX_WINDOW, Setting } from "./frame.js";
 
-/** What a server's SETTINGS frame changes for the client; absent: unchanged. */
+/** What the peer's SETTINGS frame changes for this endpoint; absent: unchanged. */
 export interface PeerSettings {
   maxConcurrentStreams?: number;
   initialWindowSize?: number;
@@ -15,7 +15,7 @@ export interface SettingsError {
 
 /**
  * Reads the payload of a SETTINGS frame (not an ACK) and checks its values
- * (RFC 9113 §6.5.2). HEADER_TABLE_SIZE is not returned (the client's HPACK
+ * (RFC 9113 §6.5.2). HEADER_TABLE_SIZE is not returned (the package's HPACK
  * encoder never uses the dynamic table), MAX_HEADER_LIST_SIZE is advisory,
  * and unknown settings are ignored.
  */

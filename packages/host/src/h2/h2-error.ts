@@ -1,6 +1,6 @@
 /**
- * A failure of an HTTP/2 connection or stream of the router's client, with
- * the HTTP/2 error code (RFC 9113 §7) that describes it.
+ * A failure of an HTTP/2 connection or stream of the host's own client or
+ * server, with the HTTP/2 error code (RFC 9113 §7) that describes it.
  */
 export class H2Error extends Error {
   override name = "H2Error";

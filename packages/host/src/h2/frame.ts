@@ -1,6 +1,7 @@
 /**
  * HTTP/2 frame layout (RFC 9113 §4.1): the constants and the 9-octet frame
- * header, shared by the reader and the writer of the router's HTTP/2 client.
+ * header, shared by the host's HTTP/2 client (towards providers) and server
+ * (towards callers).
  */
 
 /** Frame types (RFC 9113 §6). */
