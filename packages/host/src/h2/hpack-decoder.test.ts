@@ -518,6 +518,16 @@ describe("HpackDecoder", () => {
         'HPACK header name "x-uP" has uppercase letters',
       );
     });
+
+    it("with allowUppercaseNames, decodes such names (and indexes them) for the caller to judge", () => {
+      const decoder = new HpackDecoder({ allowUppercaseNames: true });
+      expect(decoder.decode(Uint8Array.from([0x40, ...str("X-Up"), ...str("v")]))).toEqual([
+        "X-Up",
+        "v",
+      ]);
+      // The table stayed in step: dynamic index 62 is the entry just added.
+      expect(decoder.decode(Uint8Array.from([0x80 | 62]))).toEqual(["X-Up", "v"]);
+    });
   });
 
   describe("the header list limit", () => {

@@ -15,6 +15,13 @@ export interface HpackDecoderOptions {
    * Default 65536.
    */
   readonly maxHeaderListBytes?: number;
+  /**
+   * Decodes header names with uppercase letters instead of failing the
+   * block: the caller checks them. A server uses it to reset such a request
+   * as malformed (a stream error) rather than end the connection (RFC 9113
+   * §8.2.1). Default false.
+   */
+  readonly allowUppercaseNames?: boolean;
 }
 
 /** What an entry costs in the table and in a header list besides its name and value (§4.1). */
@@ -43,6 +50,7 @@ const MAX_SETTING = 0xffff_ffff;
 export class HpackDecoder {
   private readonly maxTableSize: number;
   private readonly maxHeaderListBytes: number;
+  private readonly allowUppercaseNames: boolean;
   /** The table size the peer chose last (RFC 7541 §4.2); at most maxTableSize. */
   private capacity: number;
   /** Octets in the dynamic table, counted as in RFC 7541 §4.1. */
@@ -76,6 +84,7 @@ export class HpackDecoder {
     }
     this.maxTableSize = maxTableSize;
     this.maxHeaderListBytes = maxHeaderListBytes;
+    this.allowUppercaseNames = options.allowUppercaseNames ?? false;
     this.capacity = maxTableSize;
     this.names = new Array<string>(16).fill("");
     this.values = new Array<string>(16).fill("");
@@ -148,7 +157,7 @@ export class HpackDecoder {
         const nameIndex = this.readInteger(block, indexing ? 0x3f : 0x0f);
         if (nameIndex === 0) {
           name = this.readString(block);
-          checkLowercase(name);
+          if (!this.allowUppercaseNames) checkLowercase(name);
         } else {
           name = this.nameAt(nameIndex);
         }

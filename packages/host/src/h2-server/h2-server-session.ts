@@ -1,0 +1,728 @@
+import type * as net from "node:net";
+import {
+  CLIENT_PREFACE,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW,
+  ErrorCode,
+  Flag,
+  FRAME_HEADER_LENGTH,
+  FrameType,
+  frame,
+  goawayFrame,
+  MAX_WINDOW,
+  rstStreamFrame,
+  Setting,
+  settingsFrame,
+  windowUpdateFrame,
+  writeFrameHeader,
+} from "../h2/frame.js";
+import { FrameReader, type FrameSink } from "../h2/frame-reader.js";
+import { FrameWriter } from "../h2/frame-writer.js";
+import { H2Error } from "../h2/h2-error.js";
+import { HpackDecoder } from "../h2/hpack-decoder.js";
+import { encodeHeaderBlock } from "../h2/hpack-encoder.js";
+import { HeaderListTooLargeError, HpackError } from "../h2/hpack-error.js";
+import { isSettingsError, parsePeerSettings } from "../h2/peer-settings.js";
+import type { H2RequestHandlers } from "./h2-request-handlers.js";
+import { H2ServerStream, type H2ServerStreamOwner } from "./h2-server-stream.js";
+import { checkRequestFields, checkTrailerFields } from "./request-fields.js";
+import { ResetBudget } from "./reset-budget.js";
+
+/**
+ * Options of {@link H2ServerSession}.
+ */
+export interface H2ServerSessionOptions {
+  /**
+   * A request arrived (its headers are in `stream.fields`): answer with the
+   * handlers of its body and end. Called synchronously from the socket's
+   * reads; the application may respond at once.
+   */
+  readonly onStream: (stream: H2ServerStream) => H2RequestHandlers;
+  /** Called once when the connection is closed, with the error that ended it, if any. */
+  readonly onClose?: (error: H2Error | undefined) => void;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: requests open at once; more are refused. Default 1000. */
+  readonly maxConcurrentStreams?: number;
+  /** Flow-control window per request stream, in octets. Default 1 MiB. */
+  readonly streamWindow?: number;
+  /**
+   * Flow-control window of the connection for request bodies, in octets: the
+   * most request body the connection buffers for streams that do not read.
+   * Default 16 MiB.
+   */
+  readonly connectionWindow?: number;
+  /** Largest request header list (RFC 9113 §6.5.2 counting); larger ones get 431. Default 64 KiB. */
+  readonly maxHeaderListBytes?: number;
+  /**
+   * Streams the client may reset at once before the connection is closed
+   * with ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487). Default 1000.
+   */
+  readonly resetBurst?: number;
+  /** Resets per second the budget refills with. Default 100. */
+  readonly resetsPerSecond?: number;
+}
+
+const DEFAULT_MAX_CONCURRENT_STREAMS = 1000;
+const DEFAULT_STREAM_WINDOW = 1 << 20;
+const DEFAULT_CONNECTION_WINDOW = 16 << 20;
+const DEFAULT_MAX_HEADER_LIST = 64 << 10;
+const DEFAULT_RESET_BURST = 1000;
+const DEFAULT_RESETS_PER_SECOND = 100;
+// PING and SETTINGS answers queued while the socket is backed up, beyond
+// which a client that sends them without reading the answers is cut off.
+const MAX_QUEUED_ACKS = 10_000;
+// How long an ended connection waits for the client to close its side.
+const CLOSE_WAIT_MS = 5000;
+const EMPTY = Buffer.alloc(0);
+const HEADER_LIST_TOO_LARGE = encodeHeaderBlock([":status", "431"]);
+
+/**
+ * The server side of one HTTP/2 connection (RFC 9113), written for the
+ * host's hot path: frames are read and written directly on the socket (h2c
+ * after the listener saw the preface, or TLS after ALPN chose `h2`), header
+ * blocks are coded with the package's own HPACK, and each request is a
+ * small {@link H2ServerStream} with callbacks instead of a Node.js duplex.
+ * Everything written in one turn of the event loop (a unary response's
+ * HEADERS, message and trailers) goes out in one socket write.
+ *
+ * It checks every request against RFC 9113 §8 (malformed ones are reset
+ * with PROTOCOL_ERROR), keeps to its stream limit (REFUSED_STREAM past it),
+ * does flow control both ways (request windows are granted back as the
+ * application reads), answers PING and SETTINGS, and closes the connection
+ * with GOAWAY and the matching code when the client breaks the protocol,
+ * floods PING or SETTINGS, or resets streams faster than its budget.
+ * `close()` sends GOAWAY and ends the connection once its streams are done.
+ */
+export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
+  /** The connection's socket (a `tls.TLSSocket` for TLS connections). */
+  readonly socket: net.Socket;
+  /** @private */
+  get socketBlocked(): boolean {
+    return this.writer.blocked;
+  }
+  private readonly onStream: (stream: H2ServerStream) => H2RequestHandlers;
+  private readonly onClose: ((error: H2Error | undefined) => void) | undefined;
+  private readonly decoder: HpackDecoder;
+  private readonly reader = new FrameReader(this);
+  private readonly writer: FrameWriter;
+  private readonly streams = new Map<number, H2ServerStream>();
+  private readonly maxConcurrent: number;
+  private readonly streamWindow: number;
+  private readonly connectionWindow: number;
+  private readonly resets: ResetBudget;
+  /** Highest stream id the client opened; lower ids not in `streams` are closed. */
+  private lastStreamId = 0;
+  private active = 0;
+  private prefaceSeen = 0;
+  private goingAway = false;
+  private peerGoingAway = false;
+  private destroyed = false;
+  private closeError: H2Error | undefined = undefined;
+  // Peer settings.
+  private peerInitialWindow = DEFAULT_WINDOW;
+  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  // Connection windows: what the client may still send, what it granted us.
+  private recvAvailable: number;
+  private recvConsumed = 0;
+  private sendWindow = DEFAULT_WINDOW;
+  private readonly blocked = new Set<H2ServerStream>();
+  private readonly socketWaiters = new Set<H2ServerStream>();
+  private queuedAcks = 0;
+
+  constructor(socket: net.Socket, options: H2ServerSessionOptions) {
+    this.socket = socket;
+    this.onStream = options.onStream;
+    this.onClose = options.onClose;
+    this.maxConcurrent = options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
+    this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
+    this.connectionWindow = Math.max(
+      options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW,
+      DEFAULT_WINDOW,
+    );
+    this.recvAvailable = this.connectionWindow;
+    this.resets = new ResetBudget(
+      options.resetBurst ?? DEFAULT_RESET_BURST,
+      options.resetsPerSecond ?? DEFAULT_RESETS_PER_SECOND,
+    );
+    const maxHeaderList = options.maxHeaderListBytes ?? DEFAULT_MAX_HEADER_LIST;
+    // Uppercase names are left to checkRequestFields: a malformed request is a stream error.
+    this.decoder = new HpackDecoder({
+      maxHeaderListBytes: maxHeaderList,
+      allowUppercaseNames: true,
+    });
+    this.writer = new FrameWriter(socket, () => this.socketDrained());
+    socket.setNoDelay?.(true);
+    socket.on("data", (chunk: Buffer) => this.read(chunk));
+    socket.on("error", () => this.fail(ErrorCode.CANCEL, undefined));
+    socket.on("close", () => {
+      this.fail(ErrorCode.CANCEL, undefined);
+      this.onClose?.(this.closeError);
+    });
+    // A client that never closes its side of an ended connection is cut off.
+    socket.once("finish", () => {
+      setTimeout(() => socket.destroy(), CLOSE_WAIT_MS).unref();
+    });
+    this.send(
+      settingsFrame([
+        [Setting.MAX_CONCURRENT_STREAMS, this.maxConcurrent],
+        [Setting.INITIAL_WINDOW_SIZE, this.streamWindow],
+        [Setting.MAX_HEADER_LIST_SIZE, maxHeaderList],
+      ]),
+    );
+    if (this.connectionWindow > DEFAULT_WINDOW) {
+      this.send(windowUpdateFrame(0, this.connectionWindow - DEFAULT_WINDOW));
+    }
+  }
+
+  /** Requests in progress. */
+  get activeStreams(): number {
+    return this.active;
+  }
+
+  /** True once the session takes no more requests (closing, closed or failed). */
+  get closed(): boolean {
+    return this.goingAway || this.destroyed;
+  }
+
+  /**
+   * Takes no more requests: GOAWAY with the last stream id seen, so the
+   * client knows later requests were not processed and may retry them
+   * elsewhere. The streams in progress finish; then the connection ends.
+   */
+  close(): void {
+    if (this.destroyed) return;
+    if (!this.goingAway) {
+      this.goingAway = true;
+      this.send(goawayFrame(this.lastStreamId, ErrorCode.NO_ERROR));
+    }
+    if (this.active === 0) this.endSocket();
+  }
+
+  /** Ends the connection now; the streams in progress get `onReset(CANCEL)`. */
+  destroy(): void {
+    this.fail(ErrorCode.CANCEL, undefined);
+  }
+
+  // ---- H2ServerStreamOwner -------------------------------------------------
+
+  /** @private */
+  respond(stream: H2ServerStream, fields: readonly string[], endStream: boolean): void {
+    stream.responded = true;
+    this.sendHeaderBlock(stream.id, encodeHeaderBlock(fields), endStream);
+    if (!endStream) return;
+    stream.endRequested = true;
+    stream.localEnded = true;
+    this.localEnd(stream);
+  }
+
+  /** @private */
+  pump(stream: H2ServerStream): void {
+    if (stream.closed || stream.localEnded) return;
+    const pending = stream.pending;
+    while (pending.length > 0) {
+      const available = Math.min(stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
+      if (available <= 0) {
+        this.blocked.add(stream);
+        return;
+      }
+      const head = pending[0]!;
+      const chunk = head.length <= available ? head : head.subarray(0, available);
+      if (chunk === head) pending.shift();
+      else pending[0] = head.subarray(available);
+      stream.pendingBytes -= chunk.length;
+      stream.sendWindow -= chunk.length;
+      this.sendWindow -= chunk.length;
+      const last = pending.length === 0 && stream.endRequested && stream.trailers === undefined;
+      this.sendData(stream.id, chunk, last);
+      if (last) stream.localEnded = true;
+    }
+    this.blocked.delete(stream);
+    if (stream.endRequested && !stream.localEnded) {
+      if (stream.trailers !== undefined) {
+        this.sendHeaderBlock(stream.id, encodeHeaderBlock(stream.trailers), true);
+      } else {
+        this.sendData(stream.id, EMPTY, true);
+      }
+      stream.localEnded = true;
+    }
+    if (stream.localEnded) {
+      this.localEnd(stream);
+      return;
+    }
+    if (stream.needDrain) this.drained(stream);
+  }
+
+  /** @private */
+  reset(stream: H2ServerStream, code: number): void {
+    if (stream.closed) return;
+    this.send(rstStreamFrame(stream.id, code));
+    this.forget(stream);
+  }
+
+  /** @private */
+  acknowledge(stream: H2ServerStream): void {
+    if (stream.heldForConnection > 0) {
+      this.consumed(stream.heldForConnection);
+      stream.heldForConnection = 0;
+    }
+    const consumed = stream.recvConsumed;
+    if (consumed === 0 || stream.remoteEnded) return;
+    stream.recvConsumed = 0;
+    stream.recvWindow += consumed;
+    this.send(windowUpdateFrame(stream.id, consumed));
+  }
+
+  /** @private */
+  waitForSocket(stream: H2ServerStream): void {
+    this.socketWaiters.add(stream);
+  }
+
+  // ---- Output --------------------------------------------------------------
+
+  private send(chunk: Buffer): void {
+    this.writer.send(chunk);
+  }
+
+  private sendData(streamId: number, chunk: Buffer, end: boolean): void {
+    const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+    writeFrameHeader(head, 0, chunk.length, FrameType.DATA, end ? Flag.END_STREAM : 0, streamId);
+    this.send(head);
+    if (chunk.length > 0) this.send(chunk);
+  }
+
+  /** HEADERS, then CONTINUATION frames when the block is larger than a frame; nothing in between. */
+  private sendHeaderBlock(streamId: number, block: Buffer, endStream: boolean): void {
+    const end = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= this.peerMaxFrameSize) {
+      const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+      writeFrameHeader(head, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS | end, streamId);
+      this.send(head);
+      this.send(block);
+      return;
+    }
+    for (let offset = 0; offset < block.length; offset += this.peerMaxFrameSize) {
+      const stop = Math.min(block.length, offset + this.peerMaxFrameSize);
+      const first = offset === 0;
+      const flags = (stop === block.length ? Flag.END_HEADERS : 0) | (first ? end : 0);
+      this.send(
+        frame(
+          first ? FrameType.HEADERS : FrameType.CONTINUATION,
+          flags,
+          streamId,
+          block.subarray(offset, stop),
+        ),
+      );
+    }
+  }
+
+  /** Sends a PING or SETTINGS acknowledgement, unless the client floods them. */
+  private answer(ack: Buffer): void {
+    if (this.writer.blocked && ++this.queuedAcks > MAX_QUEUED_ACKS) {
+      this.protocolError(
+        ErrorCode.ENHANCE_YOUR_CALM,
+        "PING or SETTINGS frames sent faster than their answers are read",
+      );
+      return;
+    }
+    this.send(ack);
+  }
+
+  private socketDrained(): void {
+    this.queuedAcks = 0;
+    if (this.socketWaiters.size === 0) return;
+    const waiters = [...this.socketWaiters];
+    this.socketWaiters.clear();
+    for (const stream of waiters) {
+      if (!stream.closed && stream.pendingBytes === 0) this.drained(stream);
+    }
+  }
+
+  private drained(stream: H2ServerStream): void {
+    if (stream.pendingBytes > 0 || stream.closed) return;
+    if (this.writer.blocked) {
+      this.socketWaiters.add(stream);
+      return;
+    }
+    stream.needDrain = false;
+    stream.handlers?.onDrain();
+  }
+
+  // ---- Input ---------------------------------------------------------------
+
+  private read(chunk: Buffer): void {
+    if (this.prefaceSeen < CLIENT_PREFACE.length) {
+      const n = Math.min(CLIENT_PREFACE.length - this.prefaceSeen, chunk.length);
+      for (let i = 0; i < n; i++) {
+        if (chunk[i] !== CLIENT_PREFACE[this.prefaceSeen + i]) {
+          this.protocolError(ErrorCode.PROTOCOL_ERROR, "not an HTTP/2 connection preface");
+          return;
+        }
+      }
+      this.prefaceSeen += n;
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
+    this.reader.push(chunk);
+  }
+
+  /** @private FrameSink: a frame other than HEADERS and CONTINUATION. */
+  onFrame(type: number, flags: number, streamId: number, payload: Buffer, length: number): void {
+    switch (type) {
+      case FrameType.DATA:
+        this.onData(flags, streamId, payload, length);
+        return;
+      case FrameType.RST_STREAM:
+        this.onRstStream(streamId, payload);
+        return;
+      case FrameType.SETTINGS:
+        this.onSettings(flags, streamId, payload);
+        return;
+      case FrameType.PING:
+        if (streamId !== 0 || payload.length !== 8) {
+          this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PING");
+        } else if (!(flags & Flag.ACK)) {
+          this.answer(frame(FrameType.PING, Flag.ACK, 0, payload));
+        }
+        return;
+      case FrameType.GOAWAY:
+        if (streamId !== 0 || payload.length < 8) {
+          this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed GOAWAY");
+          return;
+        }
+        // The client opens no more streams; the ones in progress finish.
+        this.peerGoingAway = true;
+        if (this.active === 0) this.endSocket();
+        return;
+      case FrameType.WINDOW_UPDATE:
+        this.onWindowUpdate(streamId, payload);
+        return;
+      case FrameType.PUSH_PROMISE:
+        this.protocolError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE from a client");
+        return;
+      case FrameType.PRIORITY:
+        if (streamId === 0 || payload.length !== 5) {
+          this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PRIORITY");
+        }
+        return;
+      default:
+        // Unknown frame types are ignored (RFC 9113 §4.1).
+        return;
+    }
+  }
+
+  /** @private FrameSink */
+  onFramingError(code: number, what: string): void {
+    this.protocolError(code, what);
+  }
+
+  /** @private FrameSink: a whole header block. */
+  onHeaderBlock(streamId: number, flags: number, block: Buffer): void {
+    if (streamId % 2 === 0) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "HEADERS on an even stream id");
+      return;
+    }
+    let fields: string[];
+    let tooLarge = false;
+    try {
+      fields = this.decoder.decode(block);
+    } catch (error) {
+      if (!(error instanceof HeaderListTooLargeError)) {
+        const reason = error instanceof HpackError ? error.message : String(error);
+        this.protocolError(ErrorCode.COMPRESSION_ERROR, `a bad header block (${reason})`);
+        return;
+      }
+      fields = [];
+      tooLarge = true;
+    }
+    // Decoded even when the stream is not wanted: the HPACK table must stay in step.
+    const end = (flags & Flag.END_STREAM) !== 0;
+    const open = this.streams.get(streamId);
+    if (open !== undefined) {
+      this.onTrailers(open, fields, end, tooLarge);
+      return;
+    }
+    if (streamId <= this.lastStreamId) {
+      // A stream already over (reset by one side, or refused): nothing to do.
+      return;
+    }
+    this.lastStreamId = streamId;
+    if (this.goingAway || this.peerGoingAway) {
+      this.send(rstStreamFrame(streamId, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    if (tooLarge) {
+      // Answered, not reset: the client learns why (RFC 6585 §5).
+      this.sendHeaderBlock(streamId, HEADER_LIST_TOO_LARGE, true);
+      if (!end) this.send(rstStreamFrame(streamId, ErrorCode.NO_ERROR));
+      return;
+    }
+    if (this.active >= this.maxConcurrent) {
+      this.send(rstStreamFrame(streamId, ErrorCode.REFUSED_STREAM));
+      return;
+    }
+    if (checkRequestFields(fields) !== undefined) {
+      this.send(rstStreamFrame(streamId, ErrorCode.PROTOCOL_ERROR));
+      return;
+    }
+    const stream = new H2ServerStream(this, streamId, fields);
+    stream.sendWindow = this.peerInitialWindow;
+    stream.recvWindow = this.streamWindow;
+    stream.remoteEnded = end;
+    this.streams.set(streamId, stream);
+    this.active++;
+    let handlers: H2RequestHandlers;
+    try {
+      handlers = this.onStream(stream);
+    } catch (error) {
+      this.reset(stream, ErrorCode.INTERNAL_ERROR);
+      throw error;
+    }
+    stream.handlers = handlers;
+    if (end && !stream.closed) handlers.onEnd(undefined);
+  }
+
+  private onTrailers(
+    stream: H2ServerStream,
+    fields: string[],
+    end: boolean,
+    tooLarge: boolean,
+  ): void {
+    if (stream.remoteEnded) {
+      this.streamError(stream, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (!end || tooLarge || checkTrailerFields(fields) !== undefined) {
+      this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    stream.remoteEnded = true;
+    stream.handlers?.onEnd(fields);
+  }
+
+  private onData(flags: number, streamId: number, data: Buffer, length: number): void {
+    if (streamId === 0 || streamId % 2 === 0 || streamId > this.lastStreamId) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "DATA on a stream never opened");
+      return;
+    }
+    // Every octet, padding included, counts against the connection window.
+    if (length > this.recvAvailable) {
+      this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "DATA beyond the connection window");
+      return;
+    }
+    this.recvAvailable -= length;
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) {
+      // Over already: dropped, and its window given back at once.
+      this.consumed(length);
+      return;
+    }
+    if (stream.remoteEnded) {
+      this.consumed(length);
+      this.streamError(stream, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (length > stream.recvWindow) {
+      this.consumed(length);
+      this.streamError(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    stream.recvWindow -= length;
+    stream.recvConsumed += length;
+    if (stream.paused) stream.heldForConnection += length;
+    else this.consumed(length);
+    const end = (flags & Flag.END_STREAM) !== 0;
+    if (end) stream.remoteEnded = true;
+    else if (!stream.paused && stream.recvConsumed >= this.streamWindow >>> 1) {
+      this.acknowledge(stream);
+    }
+    if (data.length > 0) stream.handlers?.onData(data);
+    if (end && !stream.closed) stream.handlers?.onEnd(undefined);
+  }
+
+  /** Request octets the application is done with: the connection window grows back. */
+  private consumed(length: number): void {
+    this.recvConsumed += length;
+    if (this.recvConsumed >= this.connectionWindow >>> 1) {
+      this.recvAvailable += this.recvConsumed;
+      this.send(windowUpdateFrame(0, this.recvConsumed));
+      this.recvConsumed = 0;
+    }
+  }
+
+  private onRstStream(streamId: number, payload: Buffer): void {
+    if (streamId === 0 || payload.length !== 4) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed RST_STREAM");
+      return;
+    }
+    if (streamId % 2 === 0 || streamId > this.lastStreamId) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on a stream never opened");
+      return;
+    }
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return;
+    if (!this.resets.take()) {
+      this.protocolError(ErrorCode.ENHANCE_YOUR_CALM, "streams reset faster than allowed");
+      return;
+    }
+    this.forget(stream);
+    stream.handlers?.onReset(payload.readUInt32BE(0));
+  }
+
+  private onSettings(flags: number, streamId: number, payload: Buffer): void {
+    if (streamId !== 0) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
+      return;
+    }
+    if (flags & Flag.ACK) {
+      if (payload.length !== 0) {
+        this.protocolError(ErrorCode.FRAME_SIZE_ERROR, "a SETTINGS ACK with a payload");
+      }
+      return;
+    }
+    const settings = parsePeerSettings(payload);
+    if (isSettingsError(settings)) {
+      this.protocolError(settings.code, settings.what);
+      return;
+    }
+    if (settings.maxFrameSize !== undefined) this.peerMaxFrameSize = settings.maxFrameSize;
+    if (settings.initialWindowSize !== undefined) {
+      // Open streams' windows move by the change (RFC 9113 §6.9.2).
+      const delta = settings.initialWindowSize - this.peerInitialWindow;
+      this.peerInitialWindow = settings.initialWindowSize;
+      for (const stream of this.streams.values()) {
+        stream.sendWindow += delta;
+        if (stream.sendWindow > MAX_WINDOW) {
+          this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "a stream window over 2^31-1");
+          return;
+        }
+      }
+    }
+    this.answer(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.pumpBlocked();
+  }
+
+  private onWindowUpdate(streamId: number, payload: Buffer): void {
+    if (payload.length !== 4) {
+      this.protocolError(ErrorCode.FRAME_SIZE_ERROR, "a WINDOW_UPDATE of a bad length");
+      return;
+    }
+    const increment = payload.readUInt32BE(0) & MAX_WINDOW;
+    if (streamId === 0) {
+      if (increment === 0) {
+        this.protocolError(ErrorCode.PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
+        return;
+      }
+      this.sendWindow += increment;
+      if (this.sendWindow > MAX_WINDOW) {
+        this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "a connection window over 2^31-1");
+        return;
+      }
+      this.pumpBlocked();
+      return;
+    }
+    if (streamId % 2 === 0 || streamId > this.lastStreamId) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on a stream never opened");
+      return;
+    }
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return;
+    if (increment === 0) {
+      this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    stream.sendWindow += increment;
+    if (stream.sendWindow > MAX_WINDOW) {
+      this.streamError(stream, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    if (stream.pendingBytes > 0) this.pump(stream);
+  }
+
+  // ---- Stream and connection state ----------------------------------------
+
+  /** The response is complete: the stream is over once the request is too. */
+  private localEnd(stream: H2ServerStream): void {
+    if (!stream.remoteEnded) {
+      // Answered before the request ended: the rest of it is not wanted
+      // (RFC 9113 §8.1).
+      this.send(rstStreamFrame(stream.id, ErrorCode.NO_ERROR));
+      this.forget(stream);
+      return;
+    }
+    this.forget(stream);
+  }
+
+  private forget(stream: H2ServerStream): void {
+    if (stream.closed) return;
+    stream.closed = true;
+    stream.pending = [];
+    stream.pendingBytes = 0;
+    // Request octets held for a paused stream go back to the connection.
+    if (stream.heldForConnection > 0) {
+      this.consumed(stream.heldForConnection);
+      stream.heldForConnection = 0;
+    }
+    this.blocked.delete(stream);
+    this.socketWaiters.delete(stream);
+    this.streams.delete(stream.id);
+    this.active--;
+    if ((this.goingAway || this.peerGoingAway) && this.active === 0) this.endSocket();
+  }
+
+  private pumpBlocked(): void {
+    if (this.blocked.size === 0 || this.sendWindow <= 0) return;
+    for (const stream of [...this.blocked]) {
+      this.blocked.delete(stream);
+      this.pump(stream);
+      if (this.sendWindow <= 0) return;
+    }
+  }
+
+  /** A stream-level error: RST_STREAM to the client, `onReset` to the application. */
+  private streamError(stream: H2ServerStream, code: number): void {
+    this.send(rstStreamFrame(stream.id, code));
+    this.forget(stream);
+    stream.handlers?.onReset(code);
+  }
+
+  /** A connection-level error: GOAWAY with `code`, then the connection ends. */
+  private protocolError(code: number, what: string): void {
+    if (this.destroyed) return;
+    this.reader.stop();
+    this.send(goawayFrame(this.lastStreamId, code));
+    this.writer.flush();
+    this.fail(code, new H2Error(`the client broke the HTTP/2 protocol: ${what}`, code), true);
+  }
+
+  /** Ends the connection after what is queued (its last responses, the GOAWAY); reads nothing more. */
+  private endSocket(): void {
+    if (this.destroyed) return;
+    this.reader.stop();
+    this.writer.flush();
+    this.writer.close();
+    this.destroyed = true;
+    this.socket.end();
+  }
+
+  /**
+   * Ends the connection; the streams in progress get `onReset(code)`.
+   * `graceful`: the socket is ended after what is queued is written (a
+   * GOAWAY), else destroyed.
+   */
+  private fail(code: number, error: H2Error | undefined, graceful = false): void {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.writer.close();
+      if (graceful) this.socket.end();
+      else this.socket.destroy();
+    }
+    this.closeError ??= error;
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    this.active = 0;
+    for (const stream of streams) {
+      if (stream.closed) continue;
+      stream.closed = true;
+      stream.handlers?.onReset(code);
+    }
+  }
+}
