@@ -61,6 +61,8 @@ import { HostError } from "./host-error.js";
 import { type HostOptions, plaintextRefused, resolveHostOptions } from "./host-options.js";
 import { createRuntimeIdentities, type RuntimeIdentities } from "./identity/runtime-identities.js";
 import { createInMemoryPlugins, type InMemoryPluginInput } from "./in-memory/in-memory-plugins.js";
+import { createHostHttp2, type NativeStreamHandler } from "./listener/host-http2.js";
+import { nativeExchange } from "./listener/native-exchange.js";
 import {
   type AdoptedPlugin,
   type AdoptPluginOptions,
@@ -79,6 +81,7 @@ import { createSelector } from "./registry/selection-strategy.js";
 import { createServiceRegistry, type ServiceRegistry } from "./registry/service-registry.js";
 import { createServiceWatchHub } from "./registry/service-watch.js";
 import { writeRpcError } from "./router/error-response.js";
+import type { RouterRequest, RouterResponse } from "./router/routed-call.js";
 import { createServiceRouter, type ServiceRouter } from "./router/service-router.js";
 import { createUpstreamPool } from "./router/upstream-pool.js";
 import { wireProtocolOf } from "./router/wire-protocol.js";
@@ -497,6 +500,33 @@ export function createHost(options: HostOptions = {}): Host {
     adapter(req, res);
   };
 
+  // Routed calls to HTTP/2 providers on the host's own HTTP/2 connections
+  // are served on the caller's stream itself, without node:http2; every
+  // other request takes `handler` (see createHostHttp2).
+  const nativeRoute: NativeStreamHandler = (stream, socket) => {
+    const path = stream.header(":path");
+    if (path === undefined || !path.startsWith(SERVICES_PATH_PREFIX)) return undefined;
+    if (replication !== undefined && !replication.fresh()) return undefined;
+    if (!serviceRouter.forwardsOverHttp2(path, stream.header("content-type"))) return undefined;
+    const { req, res, handlers } = nativeExchange(stream, socket);
+    // The router reads and writes only what NativeRequest and NativeResponse have.
+    serviceRouter.handle(req as unknown as RouterRequest, res as unknown as RouterResponse);
+    return handlers;
+  };
+  const WATCH_SERVICE_PATH = `/${ServiceRegistryService.typeName}/${ServiceRegistryService.method.watchService.name}`;
+  // WatchService streams (gRPC and Connect binary) on the lean streaming
+  // path, on the caller's stream itself: a change fans out to thousands.
+  const nativeWatch: NativeStreamHandler = (stream, socket) => {
+    if (stream.header(":path") !== WATCH_SERVICE_PATH) return undefined;
+    const { req, res, handlers } = nativeExchange(stream, socket);
+    // The lean handler reads and writes only what NativeRequest and NativeResponse have.
+    return watchStreams(req as unknown as RouterRequest, res as unknown as RouterResponse)
+      ? handlers
+      : undefined;
+  };
+  const nativeStream: NativeStreamHandler = (stream, socket) =>
+    nativeRoute(stream, socket) ?? nativeWatch(stream, socket);
+
   let listener: NodeListener | undefined;
   let closing: Promise<void> | undefined;
   const closeHooks: Array<() => void | Promise<void>> = [];
@@ -595,10 +625,13 @@ export function createHost(options: HostOptions = {}): Host {
         );
       }
       await host.start();
+      const http2 = createHostHttp2(handler, nativeStream);
+      closeHooks.push(http2.close);
       listener = await listen(handler, {
         host: listenOptions.host ?? "127.0.0.1",
         port: listenOptions.port ?? 0,
         ...(opts.tls ? { tls: opts.tls } : {}),
+        http2: http2.acceptor,
       });
       if (!opts.tls) warnPlaintextOnce(logger, listener.url);
       events.emit({ type: "host.serving", serving: true });

@@ -20,7 +20,10 @@ export type {
 } from "./server/node-connect-adapter.js";
 export { createNodeConnectAdapter } from "./server/node-connect-adapter.js";
 export type {
+  AcceptedHttp2Connection,
+  Http2ConnectionAcceptor,
   ListenerTlsOptions,
+  ListenOptions,
   NodeListener,
   NodeRequestHandler,
 } from "./server/node-listener.js";

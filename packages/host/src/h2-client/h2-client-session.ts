@@ -41,6 +41,12 @@ export interface H2SessionOptions {
   readonly maxHeaderListBytes?: number;
   /** Called once when the session takes no more requests (GOAWAY, error or close). */
   readonly onUnusable?: () => void;
+  /**
+   * A connected transport to speak HTTP/2 over instead of dialling `origin`
+   * (which then only names the peer in errors), e.g. one end of an
+   * in-process duplex pair. Default: a socket to `origin`.
+   */
+  readonly socket?: net.Socket;
 }
 
 const DEFAULT_STREAM_WINDOW = 1 << 20;
@@ -109,11 +115,16 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     this.onUnusable = options.onUnusable;
     const maxHeaderList = options.maxHeaderListBytes ?? DEFAULT_MAX_HEADER_LIST;
     this.decoder = new HpackDecoder({ maxHeaderListBytes: maxHeaderList });
-    this.socket = connectSocket(origin, options.tls, () => {
-      this.fail(
-        new H2Error(`${this.origin} did not agree to HTTP/2 (ALPN h2)`, ErrorCode.PROTOCOL_ERROR),
-      );
-    });
+    this.socket =
+      options.socket ??
+      connectSocket(origin, options.tls, () => {
+        this.fail(
+          new H2Error(
+            `${this.origin} did not agree to HTTP/2 (ALPN h2)`,
+            ErrorCode.PROTOCOL_ERROR,
+          ),
+        );
+      });
     this.writer = new FrameWriter(this.socket, () => this.socketDrained());
     this.socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
     this.socket.on("error", (error) => {

@@ -27,4 +27,10 @@ export interface H2RequestHandlers {
   onReset(code: number): void;
   /** Everything written is sent (or handed to the socket): write more. */
   onDrain(): void;
+  /**
+   * The response is completely sent and the request is over: the stream
+   * ended normally. Last callback. (A stream that ends otherwise gets
+   * `onReset`, or nothing when the application reset it.)
+   */
+  onComplete?(): void;
 }

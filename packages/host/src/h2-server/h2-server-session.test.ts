@@ -272,6 +272,28 @@ describe("H2ServerSession", () => {
     expect(server.sessions[0]!.activeStreams).toBe(0);
   });
 
+  it("tells onComplete when a response is complete, also one sent from onStream itself", async () => {
+    const completed: string[] = [];
+    const server = await startServer((stream) => {
+      const path = stream.header(":path")!;
+      if (path === "/at-once") stream.respond([":status", "204"], true);
+      return {
+        onEnd: () => {
+          if (path === "/later") {
+            stream.respond([":status", "200"]);
+            stream.end(["grpc-status", "0"]);
+          }
+        },
+        onComplete: () => completed.push(path),
+      };
+    });
+    const client = connect(server.url);
+    expect((await call(client, "/at-once", undefined)).headers[":status"]).toBe(204);
+    expect((await call(client, "/later", Buffer.from("x"))).trailers?.["grpc-status"]).toBe("0");
+    await waitFor(() => completed.length === 2, { description: "both completions" });
+    expect(completed).toEqual(["/at-once", "/later"]);
+  });
+
   it("resets a stream for the application, with its code", async () => {
     const server = await startServer((stream) => ({
       onEnd: () => stream.reset(ErrorCode.REFUSED_STREAM),

@@ -477,7 +477,9 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
       throw error;
     }
     stream.handlers = handlers;
-    if (end && !stream.closed) handlers.onEnd(undefined);
+    // Answered completely from onStream: the completion is told now.
+    if (stream.completed) handlers.onComplete?.();
+    else if (end && !stream.closed) handlers.onEnd(undefined);
   }
 
   private onTrailers(
@@ -639,16 +641,16 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
 
   // ---- Stream and connection state ----------------------------------------
 
-  /** The response is complete: the stream is over once the request is too. */
+  /** The response is complete: the stream is over. */
   private localEnd(stream: H2ServerStream): void {
     if (!stream.remoteEnded) {
       // Answered before the request ended: the rest of it is not wanted
       // (RFC 9113 §8.1).
       this.send(rstStreamFrame(stream.id, ErrorCode.NO_ERROR));
-      this.forget(stream);
-      return;
     }
+    stream.completed = true;
     this.forget(stream);
+    stream.handlers?.onComplete?.();
   }
 
   private forget(stream: H2ServerStream): void {

@@ -51,6 +51,8 @@ export class H2ServerStream {
   remoteEnded = false;
   /** @private Forgotten by the session: completed, reset or failed. */
   closed = false;
+  /** @private The response was completely sent (the stream ended normally). */
+  completed = false;
   /** @private Window the client gave this stream for the response body. */
   sendWindow = 0;
   /** @private Window this stream gave the client for the request body. */

@@ -76,6 +76,13 @@ export interface ServiceRouterOptions {
 export interface ServiceRouter {
   /** Handles a request for `/services/...`. */
   handle(req: RouterRequest, res: RouterResponse): void;
+  /**
+   * Whether a call to `path` (`/services/...`) would be forwarded over the
+   * router's own HTTP/2 client: its provider is registered, not in-process,
+   * and speaks HTTP/2 (or the call is gRPC). Such calls can be served on
+   * the host's own HTTP/2 stream; the others take the Node request path.
+   */
+  forwardsOverHttp2(path: string, contentType: string | undefined): boolean;
   /** Calls in flight to a provider. */
   inFlight(providerId: string): number;
   /** Resolves when no call to `providerId` is in flight, or after `timeoutMs`; true when drained. */
@@ -168,7 +175,7 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
   const peerValues = (req: RouterRequest): ContextValues => {
     const connection =
       req.httpVersionMajor === 2
-        ? ((req as http2.Http2ServerRequest).stream.session ?? req.socket)
+        ? ((req as http2.Http2ServerRequest).stream?.session ?? req.socket)
         : req.socket;
     let values = connection ? connectionValues.get(connection) : undefined;
     if (values === undefined) {
@@ -500,9 +507,19 @@ export function createServiceRouter(options: ServiceRouterOptions): ServiceRoute
     },
   };
 
+  const forwardsOverHttp2 = (path: string, contentType: string | undefined): boolean => {
+    const parsed = parseServiceRoute(path);
+    if (parsed === undefined || parsed.rest === "") return false;
+    const providerId = resolve(parsed.serviceType, parsed.providerId);
+    const registration = registry.find(parsed.serviceType, providerId);
+    if (registration === undefined || registration.baseUrl?.startsWith("memory://")) return false;
+    return registration.http2 || wireProtocolOf(contentType) === "grpc";
+  };
+
   return {
     inProcess,
     handle: route,
+    forwardsOverHttp2,
     inFlight: (providerId) => inFlight.get(providerId) ?? 0,
     waitIdle(providerId, timeoutMs) {
       if (!inFlight.has(providerId)) return Promise.resolve(true);

@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import * as net from "node:net";
-import type { TLSSocket } from "node:tls";
+import * as tls from "node:tls";
 
 /**
  * A Node request handler that works for HTTP/1.1 and HTTP/2 requests.
@@ -54,19 +54,51 @@ export interface NodeListener {
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+/** An HTTP/2 connection served by an {@link Http2ConnectionAcceptor}. */
+export interface AcceptedHttp2Connection {
+  /** Takes no more requests (GOAWAY); requests in progress finish, then the connection ends. */
+  close(): void;
+  /** Ends the connection now. */
+  destroy(): void;
+}
+
+/**
+ * Serves the HTTP/2 connections of a listener instead of `node:http2`: gets
+ * each connection's socket once it is known to speak HTTP/2 (the h2c
+ * preface is still unread in its buffer; a TLS socket chose ALPN `h2`).
+ * HTTP/1.1 connections still go to the request handler.
+ */
+export type Http2ConnectionAcceptor = (socket: net.Socket) => AcceptedHttp2Connection;
+
+/** Where and how {@link listen} binds. */
+export interface ListenOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: ListenerTlsOptions;
+  /** Serves HTTP/2 connections instead of `node:http2`. Default: `node:http2` with the handler. */
+  readonly http2?: Http2ConnectionAcceptor;
+}
+
 /**
  * Starts a {@link NodeListener} for `handler` on `host:port` (port 0 picks a
  * free port).
  */
 export async function listen(
   handler: NodeRequestHandler,
-  options: { host: string; port: number; tls?: ListenerTlsOptions },
+  options: ListenOptions,
 ): Promise<NodeListener> {
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   const trackSession = (session: http2.Http2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+  };
+  // HTTP/2 connections served by options.http2.
+  const accepted = new Map<net.Socket, AcceptedHttp2Connection>();
+  const accept = (socket: net.Socket, acceptor: Http2ConnectionAcceptor) => {
+    h2Sockets.add(socket);
+    accepted.set(socket, acceptor(socket));
+    socket.once("close", () => accepted.delete(socket));
   };
   const h2Sockets = new WeakSet<net.Socket>();
   const trackSocket = (socket: net.Socket) => {
@@ -96,7 +128,31 @@ export async function listen(
 
   let outer: net.Server;
   let closeInner: () => void;
-  if (options.tls) {
+  const acceptor = options.http2;
+  if (options.tls && acceptor) {
+    // TLS terminated here; ALPN picks the acceptor (h2) or HTTP/1.1.
+    const clientAuth = options.tls.clientAuth ?? "none";
+    const h1 = http.createServer(handle as http.RequestListener);
+    const secure = tls.createServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ...(options.tls.ca !== undefined ? { ca: options.tls.ca } : {}),
+      requestCert: clientAuth !== "none",
+      rejectUnauthorized: clientAuth === "require",
+      ALPNProtocols: ["h2", "http/1.1"],
+    });
+    secure.on("secureConnection", (socket: tls.TLSSocket) => {
+      trackSocket(socket);
+      socket.on("error", () => socket.destroy());
+      if (socket.alpnProtocol === "h2") accept(socket, acceptor);
+      else h1.emit("connection", socket);
+    });
+    outer = secure;
+    closeInner = () => {
+      h1.close();
+      h1.closeIdleConnections();
+    };
+  } else if (options.tls) {
     const clientAuth = options.tls.clientAuth ?? "none";
     const secure = http2.createSecureServer(
       {
@@ -110,7 +166,7 @@ export async function listen(
       handle as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
     secure.on("session", trackSession);
-    secure.on("secureConnection", (socket: TLSSocket) => trackSocket(socket));
+    secure.on("secureConnection", (socket: tls.TLSSocket) => trackSocket(socket));
     outer = secure;
     closeInner = () => {};
   } else {
@@ -137,7 +193,10 @@ export async function listen(
         socket.off("data", onData);
         socket.pause();
         socket.unshift(head);
-        if (isPreface) {
+        if (isPreface && acceptor) {
+          accept(socket, acceptor);
+          socket.resume();
+        } else if (isPreface) {
           h2Sockets.add(socket);
           h2.emit("connection", socket);
         } else {
@@ -172,6 +231,7 @@ export async function listen(
     for (const session of sessions) {
       if (!session.closed) session.close();
     }
+    for (const connection of accepted.values()) connection.close();
   };
 
   return {
@@ -192,7 +252,7 @@ export async function listen(
       for (const socket of sockets) {
         if (socket.destroyed) continue;
         // Sockets that carry an HTTP/2 session close with it.
-        const h2 = h2Sockets.has(socket) || (socket as TLSSocket).alpnProtocol === "h2";
+        const h2 = h2Sockets.has(socket) || (socket as tls.TLSSocket).alpnProtocol === "h2";
         if (!h2 && !busy.has(socket)) socket.end();
         closed.push(new Promise((resolve) => socket.once("close", resolve)));
       }
@@ -205,6 +265,7 @@ export async function listen(
       ]);
       clearTimeout(timer);
       for (const session of sessions) session.destroy();
+      for (const connection of accepted.values()) connection.destroy();
       for (const socket of sockets) socket.destroy();
     },
   };
