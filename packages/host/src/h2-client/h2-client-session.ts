@@ -119,10 +119,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
       options.socket ??
       connectSocket(origin, options.tls, () => {
         this.fail(
-          new H2Error(
-            `${this.origin} did not agree to HTTP/2 (ALPN h2)`,
-            ErrorCode.PROTOCOL_ERROR,
-          ),
+          new H2Error(`${this.origin} did not agree to HTTP/2 (ALPN h2)`, ErrorCode.PROTOCOL_ERROR),
         );
       });
     this.writer = new FrameWriter(this.socket, () => this.socketDrained());

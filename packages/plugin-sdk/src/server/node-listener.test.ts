@@ -1,6 +1,7 @@
 import type * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import type * as tls from "node:tls";
 import {
   Code,
   ConnectError,
@@ -410,3 +411,99 @@ function connectOnce(port: number): Promise<void> {
     socket.once("error", reject);
   });
 }
+
+describe("listen with an HTTP/2 connection acceptor", () => {
+  let pki: TestPki;
+  beforeAll(async () => {
+    pki = await createTestPki();
+  });
+
+  /** An acceptor that records each socket and what it reads first. */
+  function recordingAcceptor() {
+    const accepted: Array<{ socket: net.Socket; first: Promise<Buffer>; closed: boolean }> = [];
+    const acceptor = (socket: net.Socket) => {
+      const entry = {
+        socket,
+        closed: false,
+        first: new Promise<Buffer>((resolve) => socket.once("data", resolve)),
+      };
+      accepted.push(entry);
+      return {
+        close() {
+          entry.closed = true;
+        },
+        destroy() {
+          socket.destroy();
+        },
+      };
+    };
+    return { accepted, acceptor };
+  }
+
+  it("hands h2c connections to the acceptor, preface unread, and HTTP/1.1 ones to the handler", async () => {
+    const { accepted, acceptor } = recordingAcceptor();
+    const listener = await listen(testHandler(), { host: "127.0.0.1", port: 0, http2: acceptor });
+    listeners.push(listener);
+    const h1 = createConnectTransport({
+      baseUrl: listener.url,
+      httpVersion: "1.1",
+      useBinaryFormat: true,
+    });
+    expect((await get(h1)).value).toBe("1.1 127.0.0.1");
+    expect(accepted).toHaveLength(0);
+    const client = http2.connect(listener.url);
+    client.on("error", () => {});
+    try {
+      await new Promise<void>((resolve) => {
+        const wait = setInterval(() => {
+          if (accepted.length === 1) {
+            clearInterval(wait);
+            resolve();
+          }
+        }, 5);
+      });
+      const first = await accepted[0]!.first;
+      expect(first.subarray(0, 24).toString("latin1")).toBe("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+      await listener.stopAccepting();
+      expect(accepted[0]!.closed).toBe(true);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it("hands TLS connections that chose ALPN h2 to the acceptor, and http/1.1 ones to the handler", async () => {
+    const { accepted, acceptor } = recordingAcceptor();
+    const listener = await listen(testHandler(), {
+      host: "127.0.0.1",
+      port: 0,
+      tls: { cert: pki.server.cert, key: pki.server.key },
+      http2: acceptor,
+    });
+    listeners.push(listener);
+    const h1 = createConnectTransport({
+      baseUrl: listener.url,
+      httpVersion: "1.1",
+      useBinaryFormat: true,
+      nodeOptions: { ca: pki.ca.cert },
+    });
+    expect((await get(h1)).value).toBe("1.1 127.0.0.1");
+    expect(accepted).toHaveLength(0);
+    const client = http2.connect(listener.url, { ca: pki.ca.cert });
+    client.on("error", () => {});
+    try {
+      await new Promise<void>((resolve) => {
+        const wait = setInterval(() => {
+          if (accepted.length === 1) {
+            clearInterval(wait);
+            resolve();
+          }
+        }, 5);
+      });
+      const socket = accepted[0]!.socket as tls.TLSSocket;
+      expect(socket.alpnProtocol).toBe("h2");
+      expect((await accepted[0]!.first).subarray(0, 3).toString()).toBe("PRI");
+    } finally {
+      client.destroy();
+    }
+  });
+});
