@@ -513,11 +513,11 @@ export function createHost(options: HostOptions = {}): Host {
     serviceRouter.handle(req as unknown as RouterRequest, res as unknown as RouterResponse);
     return handlers;
   };
-  const WATCH_SERVICE_PATH = `/${ServiceRegistryService.typeName}/${ServiceRegistryService.method.watchService.name}`;
+  const watchServicePath = `/${ServiceRegistryService.typeName}/${ServiceRegistryService.method.watchService.name}`;
   // WatchService streams (gRPC and Connect binary) on the lean streaming
   // path, on the caller's stream itself: a change fans out to thousands.
   const nativeWatch: NativeStreamHandler = (stream, socket) => {
-    if (stream.header(":path") !== WATCH_SERVICE_PATH) return undefined;
+    if (stream.header(":path") !== watchServicePath) return undefined;
     const { req, res, handlers } = nativeExchange(stream, socket);
     // The lean handler reads and writes only what NativeRequest and NativeResponse have.
     return watchStreams(req as unknown as RouterRequest, res as unknown as RouterResponse)
