@@ -6,8 +6,8 @@
 // a Node.js proxy can do (bench/lib/pipe-proxy.mjs: every stream piped to
 // the provider, nothing else), which bounds what a router written on
 // Node's HTTP/2 stack on both sides can reach on the machine (the cpg router
-// uses node:http2 towards callers only; towards providers it has its own
-// HTTP/2 client).
+// uses neither: the host has its own HTTP/2 server towards callers and its
+// own HTTP/2 client towards providers).
 //
 //   pnpm bench   (or: node bench/run.mjs nginx)
 //
