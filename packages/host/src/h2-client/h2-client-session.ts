@@ -1,28 +1,23 @@
 import type * as net from "node:net";
 import {
   CLIENT_PREFACE,
-  DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   ErrorCode,
   Flag,
-  FRAME_HEADER_LENGTH,
   FrameType,
-  frame,
   goawayFrame,
   MAX_WINDOW,
   rstStreamFrame,
   Setting,
   settingsFrame,
   windowUpdateFrame,
-  writeFrameHeader,
 } from "../h2/frame.js";
 import { FrameReader, type FrameSink } from "../h2/frame-reader.js";
-import { FrameWriter } from "../h2/frame-writer.js";
+import { H2Connection } from "../h2/h2-connection.js";
 import { H2Error } from "../h2/h2-error.js";
 import { HpackDecoder } from "../h2/hpack-decoder.js";
 import { encodeHeaderBlock } from "../h2/hpack-encoder.js";
 import { HeaderListTooLargeError, HpackError } from "../h2/hpack-error.js";
-import { isSettingsError, parsePeerSettings } from "../h2/peer-settings.js";
 import { connectSocket, type H2TlsOptions } from "./connect-socket.js";
 import { H2ClientStream, type H2StreamOwner } from "./h2-client-stream.js";
 import type { H2ResponseHandlers } from "./h2-response-handlers.js";
@@ -52,9 +47,6 @@ export interface H2SessionOptions {
 const DEFAULT_STREAM_WINDOW = 1 << 20;
 const DEFAULT_CONNECTION_WINDOW = 16 << 20;
 const DEFAULT_MAX_HEADER_LIST = 64 << 10;
-// PING and SETTINGS answers queued while the socket is backed up, beyond
-// which a provider that sends them without reading the answers is cut off.
-const MAX_QUEUED_ACKS = 10_000;
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -70,14 +62,12 @@ const EMPTY = Buffer.alloc(0);
  * Any protocol violation by the provider ends the connection with GOAWAY and
  * the matching error code; its streams fail with {@link H2Error}.
  */
-export class H2ClientSession implements H2StreamOwner, FrameSink {
+export class H2ClientSession
+  extends H2Connection<H2ClientStream>
+  implements H2StreamOwner, FrameSink
+{
   /** `scheme://host:port` of the provider. */
   readonly origin: string;
-  /** @private */
-  get socketBlocked(): boolean {
-    return this.writer.blocked;
-  }
-  private readonly socket: net.Socket;
   private readonly decoder: HpackDecoder;
   private readonly reader = new FrameReader(this);
   private readonly streamWindow: number;
@@ -93,36 +83,32 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   // otherwise be refused (REFUSED_STREAM) past a limit the client cannot know yet.
   private maxConcurrent = 1;
   private settingsSeen = false;
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
-  // Connection windows.
-  private sendWindow = DEFAULT_WINDOW;
+  // What the provider sent that was not granted back yet (connection window).
   private recvConsumed = 0;
   private readonly connectionWindow: number;
   // Streams waiting: for the HEADERS timer, for a slot, for window, for the socket.
   private unopened: H2ClientStream[] = [];
   private openScheduled = false;
   private readonly slotQueue: H2ClientStream[] = [];
-  private readonly blocked = new Set<H2ClientStream>();
-  private readonly socketWaiters = new Set<H2ClientStream>();
-  private readonly writer: FrameWriter;
-  private queuedAcks = 0;
 
   constructor(origin: URL, options: H2SessionOptions = {}) {
+    super(
+      options.socket ??
+        connectSocket(origin, options.tls, () => {
+          this?.fail(
+            new H2Error(
+              `${origin.origin} did not agree to HTTP/2 (ALPN h2)`,
+              ErrorCode.PROTOCOL_ERROR,
+            ),
+          );
+        }),
+    );
     this.origin = origin.origin;
     this.streamWindow = options.streamWindow ?? DEFAULT_STREAM_WINDOW;
     this.connectionWindow = options.connectionWindow ?? DEFAULT_CONNECTION_WINDOW;
     this.onUnusable = options.onUnusable;
     const maxHeaderList = options.maxHeaderListBytes ?? DEFAULT_MAX_HEADER_LIST;
     this.decoder = new HpackDecoder({ maxHeaderListBytes: maxHeaderList });
-    this.socket =
-      options.socket ??
-      connectSocket(origin, options.tls, () => {
-        this.fail(
-          new H2Error(`${this.origin} did not agree to HTTP/2 (ALPN h2)`, ErrorCode.PROTOCOL_ERROR),
-        );
-      });
-    this.writer = new FrameWriter(this.socket, () => this.socketDrained());
     this.socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
     this.socket.on("error", (error) => {
       this.fail(
@@ -240,38 +226,9 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     stream.recvWindow = this.streamWindow;
     this.streams.set(stream.id, stream);
     this.active++;
-    const block = stream.block;
     // END_STREAM on HEADERS when the request has no body at all.
     const endsHere = stream.endRequested && stream.pendingBytes === 0;
-    if (block.length <= this.peerMaxFrameSize) {
-      const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-      writeFrameHeader(
-        head,
-        0,
-        block.length,
-        FrameType.HEADERS,
-        Flag.END_HEADERS | (endsHere ? Flag.END_STREAM : 0),
-        stream.id,
-      );
-      this.send(head);
-      this.send(block);
-    } else {
-      // HEADERS then CONTINUATION frames, nothing in between.
-      for (let offset = 0; offset < block.length; offset += this.peerMaxFrameSize) {
-        const end = Math.min(block.length, offset + this.peerMaxFrameSize);
-        const first = offset === 0;
-        const flags =
-          (end === block.length ? Flag.END_HEADERS : 0) | (first && endsHere ? Flag.END_STREAM : 0);
-        this.send(
-          frame(
-            first ? FrameType.HEADERS : FrameType.CONTINUATION,
-            flags,
-            stream.id,
-            block.subarray(offset, end),
-          ),
-        );
-      }
-    }
+    this.sendHeaderBlock(stream.id, stream.block, endsHere);
     if (endsHere) {
       stream.localEnded = true;
       if (stream.needDrain) this.drained(stream);
@@ -283,25 +240,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   /** @private */
   pump(stream: H2ClientStream): void {
     if (stream.closed || !stream.headersSent || stream.localEnded) return;
-    const pending = stream.pending;
-    while (pending.length > 0) {
-      const available = Math.min(stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
-      if (available <= 0) {
-        this.blocked.add(stream);
-        return;
-      }
-      const head = pending[0]!;
-      const chunk = head.length <= available ? head : head.subarray(0, available);
-      if (chunk === head) pending.shift();
-      else pending[0] = head.subarray(available);
-      stream.pendingBytes -= chunk.length;
-      stream.sendWindow -= chunk.length;
-      this.sendWindow -= chunk.length;
-      const last = pending.length === 0 && stream.endRequested;
-      this.sendData(stream.id, chunk, last);
-      if (last) stream.localEnded = true;
-    }
-    this.blocked.delete(stream);
+    if (!this.sendPending(stream, stream.endRequested)) return;
     if (stream.endRequested && !stream.localEnded) {
       this.sendData(stream.id, EMPTY, true);
       stream.localEnded = true;
@@ -328,55 +267,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     this.send(windowUpdateFrame(stream.id, consumed));
   }
 
-  /** @private */
-  waitForSocket(stream: H2ClientStream): void {
-    this.socketWaiters.add(stream);
-  }
-
   // ---- Output --------------------------------------------------------------
-
-  private send(chunk: Buffer): void {
-    this.writer.send(chunk);
-  }
-
-  private sendData(streamId: number, chunk: Buffer, end: boolean): void {
-    const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-    writeFrameHeader(head, 0, chunk.length, FrameType.DATA, end ? Flag.END_STREAM : 0, streamId);
-    this.send(head);
-    if (chunk.length > 0) this.send(chunk);
-  }
-
-  /** Sends a PING or SETTINGS acknowledgement, unless the provider floods them. */
-  private answer(ack: Buffer): void {
-    if (this.writer.blocked && ++this.queuedAcks > MAX_QUEUED_ACKS) {
-      this.protocolError(
-        ErrorCode.ENHANCE_YOUR_CALM,
-        "PING or SETTINGS frames sent faster than their answers are read",
-      );
-      return;
-    }
-    this.send(ack);
-  }
-
-  private socketDrained(): void {
-    this.queuedAcks = 0;
-    if (this.socketWaiters.size === 0) return;
-    const waiters = [...this.socketWaiters];
-    this.socketWaiters.clear();
-    for (const stream of waiters) {
-      if (!stream.closed && stream.pendingBytes === 0) this.drained(stream);
-    }
-  }
-
-  private drained(stream: H2ClientStream): void {
-    if (stream.pendingBytes > 0 || stream.closed) return;
-    if (this.writer.blocked) {
-      this.socketWaiters.add(stream);
-      return;
-    }
-    stream.needDrain = false;
-    stream.handlers.onDrain();
-  }
 
   private openUnopened(): void {
     this.openScheduled = false;
@@ -400,11 +291,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
         this.onSettings(flags, streamId, payload);
         return;
       case FrameType.PING:
-        if (streamId !== 0 || payload.length !== 8) {
-          this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PING");
-        } else if (!(flags & Flag.ACK)) {
-          this.answer(frame(FrameType.PING, Flag.ACK, 0, payload));
-        }
+        this.onPing(flags, streamId, payload);
         return;
       case FrameType.GOAWAY:
         this.onGoaway(streamId, payload);
@@ -537,21 +424,8 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) {
-      this.protocolError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-      return;
-    }
-    if (flags & Flag.ACK) {
-      if (payload.length !== 0) {
-        this.protocolError(ErrorCode.FRAME_SIZE_ERROR, "a SETTINGS ACK with a payload");
-      }
-      return;
-    }
-    const settings = parsePeerSettings(payload);
-    if (isSettingsError(settings)) {
-      this.protocolError(settings.code, settings.what);
-      return;
-    }
+    const settings = this.applySettings(flags, streamId, payload);
+    if (settings === undefined) return;
     if (settings.maxConcurrentStreams !== undefined) {
       this.maxConcurrent = settings.maxConcurrentStreams;
     } else if (!this.settingsSeen) {
@@ -559,20 +433,6 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
       this.maxConcurrent = Number.POSITIVE_INFINITY;
     }
     this.settingsSeen = true;
-    if (settings.maxFrameSize !== undefined) this.peerMaxFrameSize = settings.maxFrameSize;
-    if (settings.initialWindowSize !== undefined) {
-      // Open streams' windows move by the change (RFC 9113 §6.9.2).
-      const delta = settings.initialWindowSize - this.peerInitialWindow;
-      this.peerInitialWindow = settings.initialWindowSize;
-      for (const stream of this.streams.values()) {
-        stream.sendWindow += delta;
-        if (stream.sendWindow > MAX_WINDOW) {
-          this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "a stream window over 2^31-1");
-          return;
-        }
-      }
-    }
-    this.answer(frame(FrameType.SETTINGS, Flag.ACK, 0));
     this.openFromQueue();
     this.pumpBlocked();
   }
@@ -600,40 +460,17 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     if (this.active === 0) this.endSocket();
   }
 
-  private onWindowUpdate(streamId: number, payload: Buffer): void {
-    if (payload.length !== 4) {
-      this.protocolError(ErrorCode.FRAME_SIZE_ERROR, "a WINDOW_UPDATE of a bad length");
-      return;
-    }
-    const increment = payload.readUInt32BE(0) & MAX_WINDOW;
-    if (streamId === 0) {
-      if (increment === 0) {
-        this.protocolError(ErrorCode.PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
-        return;
-      }
-      this.sendWindow += increment;
-      if (this.sendWindow > MAX_WINDOW) {
-        this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "a connection window over 2^31-1");
-        return;
-      }
-      this.pumpBlocked();
-      return;
-    }
-    const stream = this.streamFor(streamId, "WINDOW_UPDATE");
-    if (stream === undefined) return;
-    if (increment === 0) {
-      this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW) {
-      this.streamError(stream, ErrorCode.FLOW_CONTROL_ERROR);
-      return;
-    }
-    if (stream.pendingBytes > 0 || (stream.endRequested && !stream.localEnded)) this.pump(stream);
+  // ---- Stream and connection state ----------------------------------------
+
+  /** @private */
+  protected override openStreams(): Iterable<H2ClientStream> {
+    return this.streams.values();
   }
 
-  // ---- Stream and connection state ----------------------------------------
+  /** @private */
+  protected override windowUpdateStream(streamId: number): H2ClientStream | undefined {
+    return this.streamFor(streamId, "WINDOW_UPDATE");
+  }
 
   /**
    * The stream a frame is for. A frame on a stream this connection never
@@ -662,8 +499,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     stream.closed = true;
     stream.pending = [];
     stream.pendingBytes = 0;
-    this.blocked.delete(stream);
-    this.socketWaiters.delete(stream);
+    this.unblock(stream);
     if (stream.queued) {
       const index = this.slotQueue.indexOf(stream);
       if (index !== -1) this.slotQueue.splice(index, 1);
@@ -684,17 +520,8 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
     }
   }
 
-  private pumpBlocked(): void {
-    if (this.blocked.size === 0 || this.sendWindow <= 0) return;
-    for (const stream of [...this.blocked]) {
-      this.blocked.delete(stream);
-      this.pump(stream);
-      if (this.sendWindow <= 0) return;
-    }
-  }
-
   /** A stream-level error: RST_STREAM to the provider, `onReset` to the caller. */
-  private streamError(stream: H2ClientStream, code: number, reason?: string): void {
+  protected override streamError(stream: H2ClientStream, code: number, reason?: string): void {
     this.send(rstStreamFrame(stream.id, code));
     this.forget(stream);
     if (reason === undefined) stream.handlers.onReset(code);
@@ -702,7 +529,7 @@ export class H2ClientSession implements H2StreamOwner, FrameSink {
   }
 
   /** A connection-level error: GOAWAY with `code`, then the connection ends. */
-  private protocolError(code: number, what: string): void {
+  protected override protocolError(code: number, what: string): void {
     if (this.destroyed) return;
     this.reader.stop();
     this.send(goawayFrame(0, code));

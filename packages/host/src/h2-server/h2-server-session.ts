@@ -1,28 +1,22 @@
 import type * as net from "node:net";
 import {
   CLIENT_PREFACE,
-  DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   ErrorCode,
   Flag,
-  FRAME_HEADER_LENGTH,
   FrameType,
-  frame,
   goawayFrame,
-  MAX_WINDOW,
   rstStreamFrame,
   Setting,
   settingsFrame,
   windowUpdateFrame,
-  writeFrameHeader,
 } from "../h2/frame.js";
 import { FrameReader, type FrameSink } from "../h2/frame-reader.js";
-import { FrameWriter } from "../h2/frame-writer.js";
+import { H2Connection } from "../h2/h2-connection.js";
 import { H2Error } from "../h2/h2-error.js";
 import { HpackDecoder } from "../h2/hpack-decoder.js";
 import { encodeHeaderBlock } from "../h2/hpack-encoder.js";
 import { HeaderListTooLargeError, HpackError } from "../h2/hpack-error.js";
-import { isSettingsError, parsePeerSettings } from "../h2/peer-settings.js";
 import type { H2RequestHandlers } from "./h2-request-handlers.js";
 import { H2ServerStream, type H2ServerStreamOwner } from "./h2-server-stream.js";
 import { checkRequestFields, checkTrailerFields } from "./request-fields.js";
@@ -67,9 +61,6 @@ const DEFAULT_CONNECTION_WINDOW = 16 << 20;
 const DEFAULT_MAX_HEADER_LIST = 64 << 10;
 const DEFAULT_RESET_BURST = 1000;
 const DEFAULT_RESETS_PER_SECOND = 100;
-// PING and SETTINGS answers queued while the socket is backed up, beyond
-// which a client that sends them without reading the answers is cut off.
-const MAX_QUEUED_ACKS = 10_000;
 // How long an ended connection waits for the client to close its side.
 const CLOSE_WAIT_MS = 5000;
 const EMPTY = Buffer.alloc(0);
@@ -92,18 +83,14 @@ const HEADER_LIST_TOO_LARGE = encodeHeaderBlock([":status", "431"]);
  * floods PING or SETTINGS, or resets streams faster than its budget.
  * `close()` sends GOAWAY and ends the connection once its streams are done.
  */
-export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
-  /** The connection's socket (a `tls.TLSSocket` for TLS connections). */
-  readonly socket: net.Socket;
-  /** @private */
-  get socketBlocked(): boolean {
-    return this.writer.blocked;
-  }
+export class H2ServerSession
+  extends H2Connection<H2ServerStream>
+  implements H2ServerStreamOwner, FrameSink
+{
   private readonly onStream: (stream: H2ServerStream) => H2RequestHandlers;
   private readonly onClose: ((error: H2Error | undefined) => void) | undefined;
   private readonly decoder: HpackDecoder;
   private readonly reader = new FrameReader(this);
-  private readonly writer: FrameWriter;
   private readonly streams = new Map<number, H2ServerStream>();
   private readonly maxConcurrent: number;
   private readonly streamWindow: number;
@@ -117,19 +104,12 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
   private peerGoingAway = false;
   private destroyed = false;
   private closeError: H2Error | undefined = undefined;
-  // Peer settings.
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
-  // Connection windows: what the client may still send, what it granted us.
+  // The connection window for request bodies: what the client may still send.
   private recvAvailable: number;
   private recvConsumed = 0;
-  private sendWindow = DEFAULT_WINDOW;
-  private readonly blocked = new Set<H2ServerStream>();
-  private readonly socketWaiters = new Set<H2ServerStream>();
-  private queuedAcks = 0;
 
   constructor(socket: net.Socket, options: H2ServerSessionOptions) {
-    this.socket = socket;
+    super(socket);
     this.onStream = options.onStream;
     this.onClose = options.onClose;
     this.maxConcurrent = options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS;
@@ -149,7 +129,6 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
       maxHeaderListBytes: maxHeaderList,
       allowUppercaseNames: true,
     });
-    this.writer = new FrameWriter(socket, () => this.socketDrained());
     socket.setNoDelay?.(true);
     socket.on("data", (chunk: Buffer) => this.read(chunk));
     socket.on("error", () => this.fail(ErrorCode.CANCEL, undefined));
@@ -217,25 +196,7 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
   /** @private */
   pump(stream: H2ServerStream): void {
     if (stream.closed || stream.localEnded) return;
-    const pending = stream.pending;
-    while (pending.length > 0) {
-      const available = Math.min(stream.sendWindow, this.sendWindow, this.peerMaxFrameSize);
-      if (available <= 0) {
-        this.blocked.add(stream);
-        return;
-      }
-      const head = pending[0]!;
-      const chunk = head.length <= available ? head : head.subarray(0, available);
-      if (chunk === head) pending.shift();
-      else pending[0] = head.subarray(available);
-      stream.pendingBytes -= chunk.length;
-      stream.sendWindow -= chunk.length;
-      this.sendWindow -= chunk.length;
-      const last = pending.length === 0 && stream.endRequested && stream.trailers === undefined;
-      this.sendData(stream.id, chunk, last);
-      if (last) stream.localEnded = true;
-    }
-    this.blocked.delete(stream);
+    if (!this.sendPending(stream, stream.endRequested && stream.trailers === undefined)) return;
     if (stream.endRequested && !stream.localEnded) {
       if (stream.trailers !== undefined) {
         this.sendHeaderBlock(stream.id, encodeHeaderBlock(stream.trailers), true);
@@ -271,81 +232,6 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
     this.send(windowUpdateFrame(stream.id, consumed));
   }
 
-  /** @private */
-  waitForSocket(stream: H2ServerStream): void {
-    this.socketWaiters.add(stream);
-  }
-
-  // ---- Output --------------------------------------------------------------
-
-  private send(chunk: Buffer): void {
-    this.writer.send(chunk);
-  }
-
-  private sendData(streamId: number, chunk: Buffer, end: boolean): void {
-    const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-    writeFrameHeader(head, 0, chunk.length, FrameType.DATA, end ? Flag.END_STREAM : 0, streamId);
-    this.send(head);
-    if (chunk.length > 0) this.send(chunk);
-  }
-
-  /** HEADERS, then CONTINUATION frames when the block is larger than a frame; nothing in between. */
-  private sendHeaderBlock(streamId: number, block: Buffer, endStream: boolean): void {
-    const end = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= this.peerMaxFrameSize) {
-      const head = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
-      writeFrameHeader(head, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS | end, streamId);
-      this.send(head);
-      this.send(block);
-      return;
-    }
-    for (let offset = 0; offset < block.length; offset += this.peerMaxFrameSize) {
-      const stop = Math.min(block.length, offset + this.peerMaxFrameSize);
-      const first = offset === 0;
-      const flags = (stop === block.length ? Flag.END_HEADERS : 0) | (first ? end : 0);
-      this.send(
-        frame(
-          first ? FrameType.HEADERS : FrameType.CONTINUATION,
-          flags,
-          streamId,
-          block.subarray(offset, stop),
-        ),
-      );
-    }
-  }
-
-  /** Sends a PING or SETTINGS acknowledgement, unless the client floods them. */
-  private answer(ack: Buffer): void {
-    if (this.writer.blocked && ++this.queuedAcks > MAX_QUEUED_ACKS) {
-      this.protocolError(
-        ErrorCode.ENHANCE_YOUR_CALM,
-        "PING or SETTINGS frames sent faster than their answers are read",
-      );
-      return;
-    }
-    this.send(ack);
-  }
-
-  private socketDrained(): void {
-    this.queuedAcks = 0;
-    if (this.socketWaiters.size === 0) return;
-    const waiters = [...this.socketWaiters];
-    this.socketWaiters.clear();
-    for (const stream of waiters) {
-      if (!stream.closed && stream.pendingBytes === 0) this.drained(stream);
-    }
-  }
-
-  private drained(stream: H2ServerStream): void {
-    if (stream.pendingBytes > 0 || stream.closed) return;
-    if (this.writer.blocked) {
-      this.socketWaiters.add(stream);
-      return;
-    }
-    stream.needDrain = false;
-    stream.handlers?.onDrain();
-  }
-
   // ---- Input ---------------------------------------------------------------
 
   private read(chunk: Buffer): void {
@@ -374,14 +260,10 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
         this.onRstStream(streamId, payload);
         return;
       case FrameType.SETTINGS:
-        this.onSettings(flags, streamId, payload);
+        if (this.applySettings(flags, streamId, payload) !== undefined) this.pumpBlocked();
         return;
       case FrameType.PING:
-        if (streamId !== 0 || payload.length !== 8) {
-          this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PING");
-        } else if (!(flags & Flag.ACK)) {
-          this.answer(frame(FrameType.PING, Flag.ACK, 0, payload));
-        }
+        this.onPing(flags, streamId, payload);
         return;
       case FrameType.GOAWAY:
         if (streamId !== 0 || payload.length < 8) {
@@ -569,77 +451,21 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
     stream.handlers?.onReset(payload.readUInt32BE(0));
   }
 
-  private onSettings(flags: number, streamId: number, payload: Buffer): void {
-    if (streamId !== 0) {
-      this.protocolError(ErrorCode.PROTOCOL_ERROR, "SETTINGS on a stream");
-      return;
-    }
-    if (flags & Flag.ACK) {
-      if (payload.length !== 0) {
-        this.protocolError(ErrorCode.FRAME_SIZE_ERROR, "a SETTINGS ACK with a payload");
-      }
-      return;
-    }
-    const settings = parsePeerSettings(payload);
-    if (isSettingsError(settings)) {
-      this.protocolError(settings.code, settings.what);
-      return;
-    }
-    if (settings.maxFrameSize !== undefined) this.peerMaxFrameSize = settings.maxFrameSize;
-    if (settings.initialWindowSize !== undefined) {
-      // Open streams' windows move by the change (RFC 9113 §6.9.2).
-      const delta = settings.initialWindowSize - this.peerInitialWindow;
-      this.peerInitialWindow = settings.initialWindowSize;
-      for (const stream of this.streams.values()) {
-        stream.sendWindow += delta;
-        if (stream.sendWindow > MAX_WINDOW) {
-          this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "a stream window over 2^31-1");
-          return;
-        }
-      }
-    }
-    this.answer(frame(FrameType.SETTINGS, Flag.ACK, 0));
-    this.pumpBlocked();
-  }
-
-  private onWindowUpdate(streamId: number, payload: Buffer): void {
-    if (payload.length !== 4) {
-      this.protocolError(ErrorCode.FRAME_SIZE_ERROR, "a WINDOW_UPDATE of a bad length");
-      return;
-    }
-    const increment = payload.readUInt32BE(0) & MAX_WINDOW;
-    if (streamId === 0) {
-      if (increment === 0) {
-        this.protocolError(ErrorCode.PROTOCOL_ERROR, "a WINDOW_UPDATE of 0");
-        return;
-      }
-      this.sendWindow += increment;
-      if (this.sendWindow > MAX_WINDOW) {
-        this.protocolError(ErrorCode.FLOW_CONTROL_ERROR, "a connection window over 2^31-1");
-        return;
-      }
-      this.pumpBlocked();
-      return;
-    }
+  /** @private */
+  protected override windowUpdateStream(streamId: number): H2ServerStream | undefined {
     if (streamId % 2 === 0 || streamId > this.lastStreamId) {
       this.protocolError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on a stream never opened");
-      return;
+      return undefined;
     }
-    const stream = this.streams.get(streamId);
-    if (stream === undefined) return;
-    if (increment === 0) {
-      this.streamError(stream, ErrorCode.PROTOCOL_ERROR);
-      return;
-    }
-    stream.sendWindow += increment;
-    if (stream.sendWindow > MAX_WINDOW) {
-      this.streamError(stream, ErrorCode.FLOW_CONTROL_ERROR);
-      return;
-    }
-    if (stream.pendingBytes > 0) this.pump(stream);
+    return this.streams.get(streamId);
   }
 
   // ---- Stream and connection state ----------------------------------------
+
+  /** @private */
+  protected override openStreams(): Iterable<H2ServerStream> {
+    return this.streams.values();
+  }
 
   /** The response is complete: the stream is over. */
   private localEnd(stream: H2ServerStream): void {
@@ -663,31 +489,21 @@ export class H2ServerSession implements H2ServerStreamOwner, FrameSink {
       this.consumed(stream.heldForConnection);
       stream.heldForConnection = 0;
     }
-    this.blocked.delete(stream);
-    this.socketWaiters.delete(stream);
+    this.unblock(stream);
     this.streams.delete(stream.id);
     this.active--;
     if ((this.goingAway || this.peerGoingAway) && this.active === 0) this.endSocket();
   }
 
-  private pumpBlocked(): void {
-    if (this.blocked.size === 0 || this.sendWindow <= 0) return;
-    for (const stream of [...this.blocked]) {
-      this.blocked.delete(stream);
-      this.pump(stream);
-      if (this.sendWindow <= 0) return;
-    }
-  }
-
   /** A stream-level error: RST_STREAM to the client, `onReset` to the application. */
-  private streamError(stream: H2ServerStream, code: number): void {
+  protected override streamError(stream: H2ServerStream, code: number): void {
     this.send(rstStreamFrame(stream.id, code));
     this.forget(stream);
     stream.handlers?.onReset(code);
   }
 
   /** A connection-level error: GOAWAY with `code`, then the connection ends. */
-  private protocolError(code: number, what: string): void {
+  protected override protocolError(code: number, what: string): void {
     if (this.destroyed) return;
     this.reader.stop();
     this.send(goawayFrame(this.lastStreamId, code));
