@@ -41,7 +41,7 @@ export class H2ServerStream {
   pendingBytes = 0;
   /** @private `end()` was called: END_STREAM goes with the last of `pending`, or with the trailers. */
   endRequested = false;
-  /** @private The HPACK block of the trailers given to `end()`, sent after the body. */
+  /** @private The trailer fields given to `end()`, sent after the body. */
   trailers: readonly string[] | undefined = undefined;
   /** @private Response HEADERS sent. */
   responded = false;
