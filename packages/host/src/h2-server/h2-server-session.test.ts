@@ -6,6 +6,7 @@ import * as tls from "node:tls";
 import { createTestPki, waitFor } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../h2/frame.js";
+import { h2Call } from "../test-support/h2-call.js";
 import type { H2RequestHandlers } from "./h2-request-handlers.js";
 import { H2ServerSession, type H2ServerSessionOptions } from "./h2-server-session.js";
 import type { H2ServerStream } from "./h2-server-stream.js";
@@ -73,50 +74,6 @@ function connect(url: string, options: http2.SecureClientSessionOptions = {}) {
   return client;
 }
 
-interface Reply {
-  headers: http2.IncomingHttpHeaders;
-  body: Buffer;
-  trailers: http2.IncomingHttpHeaders | undefined;
-  rstCode: number;
-}
-
-/** Sends a request with `body` and collects the whole reply. */
-function call(
-  client: http2.ClientHttp2Session,
-  path: string,
-  body: Buffer | undefined,
-  headers: http2.OutgoingHttpHeaders = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = client.request({ ":method": "POST", ":path": path, ...headers });
-    const chunks: Buffer[] = [];
-    let responseHeaders: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    req.on("response", (h) => {
-      responseHeaders = h;
-    });
-    req.on("trailers", (t) => {
-      trailers = t;
-    });
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("error", () => {});
-    req.on("close", () =>
-      resolve({
-        headers: responseHeaders,
-        body: Buffer.concat(chunks),
-        trailers,
-        rstCode: req.rstCode ?? 0,
-      }),
-    );
-    req.on("aborted", () => {});
-    if (body === undefined) req.end();
-    else req.end(body);
-    req.once("error", (error) => {
-      if (!(error as { code?: string }).code?.startsWith("ERR_HTTP2_STREAM")) reject(error);
-    });
-  });
-}
-
 /** An echo handler: answers with the request body once it is complete, then gRPC-style trailers. */
 const unaryEcho: Handler = (stream) => {
   const chunks: Buffer[] = [];
@@ -138,7 +95,7 @@ describe("H2ServerSession", () => {
       return unaryEcho(stream);
     });
     const client = connect(server.url);
-    const reply = await call(client, "/pkg.Echo/Say?x=1", Buffer.from("hello"), {
+    const reply = await h2Call(client, "/pkg.Echo/Say?x=1", Buffer.from("hello"), {
       "content-type": "application/grpc",
       te: "trailers",
     });
@@ -166,7 +123,7 @@ describe("H2ServerSession", () => {
         stream.respond([":status", "200", "grpc-status", "5", "grpc-message", "nope"], true),
     }));
     const client = connect(server.url);
-    const reply = await call(client, "/x", undefined);
+    const reply = await h2Call(client, "/x", undefined);
     expect(reply.headers[":status"]).toBe(200);
     expect(reply.headers["grpc-status"]).toBe("5");
     expect(reply.body.length).toBe(0);
@@ -192,7 +149,7 @@ describe("H2ServerSession", () => {
     });
     const client = connect(server.url);
     const body = randomBytes(5 << 20);
-    const reply = await call(client, "/echo", body);
+    const reply = await h2Call(client, "/echo", body);
     expect(reply.headers[":status"]).toBe(200);
     expect(reply.body.length).toBe(body.length);
     expect(createHash("sha256").update(reply.body).digest("hex")).toBe(
@@ -221,7 +178,7 @@ describe("H2ServerSession", () => {
       { streamWindow: 65_535 },
     );
     const client = connect(server.url);
-    const reply = call(client, "/upload", randomBytes(1 << 20));
+    const reply = h2Call(client, "/upload", randomBytes(1 << 20));
     await waitFor(() => received === 65_535, { description: "a full stream window" });
     // Nothing more arrives while paused.
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -237,7 +194,7 @@ describe("H2ServerSession", () => {
     const server = await startServer(unaryEcho);
     const client = connect(server.url);
     const replies = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => call(client, `/n/${i}`, Buffer.from(`message ${i}`))),
+      Array.from({ length: 300 }, (_, i) => h2Call(client, `/n/${i}`, Buffer.from(`message ${i}`))),
     );
     replies.forEach((reply, i) => {
       expect(reply.body.toString()).toBe(`message ${i}`);
@@ -288,8 +245,8 @@ describe("H2ServerSession", () => {
       };
     });
     const client = connect(server.url);
-    expect((await call(client, "/at-once", undefined)).headers[":status"]).toBe(204);
-    expect((await call(client, "/later", Buffer.from("x"))).trailers?.["grpc-status"]).toBe("0");
+    expect((await h2Call(client, "/at-once", undefined)).headers[":status"]).toBe(204);
+    expect((await h2Call(client, "/later", Buffer.from("x"))).trailers?.["grpc-status"]).toBe("0");
     await waitFor(() => completed.length === 2, { description: "both completions" });
     expect(completed).toEqual(["/at-once", "/later"]);
   });
@@ -299,7 +256,7 @@ describe("H2ServerSession", () => {
       onEnd: () => stream.reset(ErrorCode.REFUSED_STREAM),
     }));
     const client = connect(server.url);
-    const reply = await call(client, "/refused", Buffer.from("x"));
+    const reply = await h2Call(client, "/refused", Buffer.from("x"));
     expect(reply.rstCode).toBe(ErrorCode.REFUSED_STREAM);
   });
 
@@ -327,7 +284,7 @@ describe("H2ServerSession", () => {
       return {};
     });
     const client = connect(server.url);
-    const first = call(client, "/held", Buffer.from("a"));
+    const first = h2Call(client, "/held", Buffer.from("a"));
     await waitFor(() => held.length === 1, { description: "the first request" });
     const goaway = new Promise<number>((resolve) =>
       client.once("goaway", (_code, lastStreamId) => resolve(lastStreamId)),
@@ -381,7 +338,7 @@ describe("H2ServerSession", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as AddressInfo).port;
     const client = connect(`https://localhost:${port}`, { ca: pki.ca.cert });
-    const reply = await call(client, "/tls", Buffer.from("secret"));
+    const reply = await h2Call(client, "/tls", Buffer.from("secret"));
     expect(reply.body.toString()).toBe("secret");
     expect(reply.trailers?.["grpc-status"]).toBe("0");
     expect(sessions[0]!.socket).toBeInstanceOf(tls.TLSSocket);

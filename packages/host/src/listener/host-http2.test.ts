@@ -5,6 +5,7 @@ import * as net from "node:net";
 import type { NodeRequestHandler } from "@cpg/plugin-sdk/internal";
 import { waitFor } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
+import { h2Call } from "../test-support/h2-call.js";
 import { createHostHttp2, type NativeStreamHandler } from "./host-http2.js";
 import { nativeExchange } from "./native-exchange.js";
 
@@ -33,44 +34,6 @@ async function start(handler: NodeRequestHandler, native: NativeStreamHandler = 
   return client;
 }
 
-interface Reply {
-  status: number | undefined;
-  headers: http2.IncomingHttpHeaders;
-  body: Buffer;
-  trailers: http2.IncomingHttpHeaders | undefined;
-}
-
-function call(
-  client: http2.ClientHttp2Session,
-  path: string,
-  body?: Buffer,
-  headers: http2.OutgoingHttpHeaders = {},
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = client.request({ ":method": "POST", ":path": path, ...headers });
-    const chunks: Buffer[] = [];
-    let responseHeaders: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    req.on("response", (h) => {
-      responseHeaders = h;
-    });
-    req.on("trailers", (t) => {
-      trailers = t;
-    });
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () =>
-      resolve({
-        status: Number(responseHeaders[":status"]),
-        headers: responseHeaders,
-        body: Buffer.concat(chunks),
-        trailers,
-      }),
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 describe("createHostHttp2", () => {
   it("serves what no native handler takes with the Node handler, which sees the caller's socket", async () => {
     let seenAddress: string | undefined;
@@ -88,8 +51,8 @@ describe("createHostHttp2", () => {
         res.end();
       });
     });
-    const reply = await call(client, "/pkg.Svc/Method", Buffer.from("hi"), { te: "trailers" });
-    expect(reply.status).toBe(200);
+    const reply = await h2Call(client, "/pkg.Svc/Method", Buffer.from("hi"), { te: "trailers" });
+    expect(reply.headers[":status"]).toBe(200);
     expect(reply.headers["x-path"]).toBe("/pkg.Svc/Method");
     expect(reply.body.toString()).toBe("hi");
     expect(reply.trailers?.["grpc-status"]).toBe("0");
@@ -104,7 +67,7 @@ describe("createHostHttp2", () => {
       req.pipe(res as unknown as NodeJS.WritableStream);
     });
     const body = randomBytes(3 << 20);
-    const reply = await call(client, "/echo", body);
+    const reply = await h2Call(client, "/echo", body);
     expect(createHash("sha256").update(reply.body).digest("hex")).toBe(
       createHash("sha256").update(body).digest("hex"),
     );
@@ -127,8 +90,8 @@ describe("createHostHttp2", () => {
         return handlers;
       },
     );
-    const native = await call(client, "/native", Buffer.from("x"));
-    const viaNode = await call(client, "/other", Buffer.from("x"));
+    const native = await h2Call(client, "/native", Buffer.from("x"));
+    const viaNode = await h2Call(client, "/other", Buffer.from("x"));
     expect([native.body.toString(), native.headers["x-native"]]).toEqual(["native", "yes"]);
     expect(viaNode.body.toString()).toBe("node");
     expect(nodeSaw).toEqual(["/other"]);

@@ -4,6 +4,7 @@ import * as net from "node:net";
 import { waitFor } from "@cpg/test-utils";
 import { afterEach, describe, expect, it } from "vitest";
 import { H2ServerSession } from "../h2-server/h2-server-session.js";
+import { h2Call } from "../test-support/h2-call.js";
 import { type NativeRequest, type NativeResponse, nativeExchange } from "./native-exchange.js";
 
 const servers: net.Server[] = [];
@@ -35,33 +36,6 @@ async function start(serve: (req: NativeRequest, res: NativeResponse) => void) {
   return client;
 }
 
-interface Reply {
-  headers: http2.IncomingHttpHeaders;
-  headersEndedStream: boolean;
-  body: string;
-  trailers: http2.IncomingHttpHeaders | undefined;
-}
-
-function call(client: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string) {
-  return new Promise<Reply>((resolve, reject) => {
-    const req = client.request({ ":method": "POST", ":path": "/x", ...headers });
-    let out: Partial<Reply> = { body: "" };
-    req.on("response", (h, flags) => {
-      out = { ...out, headers: h, headersEndedStream: (flags & 1) === 1 };
-    });
-    req.on("trailers", (t) => {
-      out.trailers = t;
-    });
-    req.setEncoding("utf8");
-    req.on("data", (c: string) => {
-      out.body += c;
-    });
-    req.on("end", () => resolve(out as Reply));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
 describe("nativeExchange", () => {
   it("shows the request as a Node request: method, url, headers (pseudo-headers and lists too), socket", async () => {
     let seen: NativeRequest | undefined;
@@ -69,8 +43,7 @@ describe("nativeExchange", () => {
       seen = req;
       res.end();
     });
-    await call(client, {
-      ":path": "/pkg.S/M?q=1",
+    await h2Call(client, "/pkg.S/M?q=1", undefined, {
       "x-tag": ["a", "b"],
       "content-type": "text/plain",
     });
@@ -95,9 +68,9 @@ describe("nativeExchange", () => {
         res.end(body.toUpperCase());
       }, 30);
     });
-    const reply = await call(client, {}, "late reader");
+    const reply = await h2Call(client, "/x", "late reader");
     expect(bodies).toEqual(["late reader"]);
-    expect(reply.body).toBe("LATE READER");
+    expect(reply.body.toString()).toBe("LATE READER");
   });
 
   it("ends a response without body or trailers as one HEADERS frame (trailers-only)", async () => {
@@ -107,7 +80,7 @@ describe("nativeExchange", () => {
         res.end();
       });
     });
-    const reply = await call(client, {}, "x");
+    const reply = await h2Call(client, "/x", "x");
     expect(reply.headersEndedStream).toBe(true);
     expect(reply.headers["grpc-status"]).toBe("7");
     expect(reply.trailers).toBeUndefined();
@@ -128,9 +101,9 @@ describe("nativeExchange", () => {
         expect(res.writableEnded).toBe(true);
       });
     });
-    const reply = await call(client, {}, "x");
+    const reply = await h2Call(client, "/x", "x");
     expect(reply.headersEndedStream).toBe(false);
-    expect(reply.body).toBe("msg");
+    expect(reply.body.toString()).toBe("msg");
     expect(reply.trailers).toMatchObject({ "grpc-status": "0", "grpc-message": "ok" });
     await waitFor(() => finished !== undefined, { description: "close" });
     expect(finished).toBe(true);
