@@ -302,20 +302,10 @@ export class H2ClientSession
       case FrameType.PUSH_PROMISE:
         this.protocolError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled");
         return;
-      case FrameType.PRIORITY:
-        if (streamId === 0 || payload.length !== 5) {
-          this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PRIORITY");
-        }
-        return;
       default:
-        // Unknown frame types are ignored (RFC 9113 §4.1).
+        this.onOtherFrame(type, streamId, payload);
         return;
     }
-  }
-
-  /** @private FrameSink */
-  onFramingError(code: number, what: string): void {
-    this.protocolError(code, what);
   }
 
   private onData(flags: number, streamId: number, data: Buffer, length: number): void {

@@ -179,6 +179,10 @@ describe("H2ServerSession against hand-written frames", () => {
       () => frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, Buffer.alloc(4)),
     ],
     ["SETTINGS on a stream", () => frame(FrameType.SETTINGS, 0, 1)],
+    [
+      "a PRIORITY frame of the wrong length",
+      () => frame(FrameType.PRIORITY, 0, 1, Buffer.alloc(4)),
+    ],
   ])("ends the connection with GOAWAY PROTOCOL_ERROR for %s", async (_, bad) => {
     const { port } = await startServer(answerPath);
     const client = await rawClient(port);

@@ -202,6 +202,18 @@ export abstract class H2Connection<S extends SendingStream> {
 
   // ---- Input ---------------------------------------------------------------
 
+  /** @private FrameSink: the peer broke the framing rules. */
+  onFramingError(code: number, what: string): void {
+    this.protocolError(code, what);
+  }
+
+  /** PRIORITY (checked, then ignored) and frame types this endpoint does not use (ignored, RFC 9113 §4.1). */
+  protected onOtherFrame(type: number, streamId: number, payload: Buffer): void {
+    if (type === FrameType.PRIORITY && (streamId === 0 || payload.length !== 5)) {
+      this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PRIORITY");
+    }
+  }
+
   protected onPing(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0 || payload.length !== 8) {
       this.protocolError(ErrorCode.PROTOCOL_ERROR, "a malformed PING");

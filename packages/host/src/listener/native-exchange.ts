@@ -16,9 +16,7 @@ type HeaderValue = string | string[] | number | undefined;
  * `stream`: the answer goes through the {@link NativeResponse}.
  */
 export class NativeRequest extends EventEmitter {
-  readonly httpVersion = "2.0";
   readonly httpVersionMajor = 2;
-  readonly httpVersionMinor = 0;
   readonly stream = undefined;
   readonly method: string;
   url: string;
